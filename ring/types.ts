@@ -1,0 +1,65 @@
+// Shared types of the ring package. The builder (ring/builder*.ts, ring/state.ts),
+// the Swift file codec (ring/format.ts), content addresses (ring/address.ts) and
+// lookups (ring/lookup.ts) all speak these shapes.
+
+/** One device as Swift's ring header lists it (`devs[id]`). */
+export interface RingDevice {
+  id: number
+  region: number
+  zone: number
+  ip: string
+  port: number
+  device: string
+  weight: number
+  meta: string
+  replication_ip?: string
+  replication_port?: number
+}
+
+/** What an operator supplies for a device; `id` is optional and matched by (ip, port, device) otherwise. */
+export interface DeviceSpec {
+  id?: number
+  region: number
+  zone: number
+  ip: string
+  port: number
+  device: string
+  weight: number
+  meta?: string
+  replication_ip?: string
+  replication_port?: number
+}
+
+/**
+ * A built ring: Swift's `replica2part2dev_id` plus its device list.
+ * `rows.length === Math.ceil(replicas)`; every row but the last has 2^partPower entries,
+ * the last of a fractional ring has floor(2^partPower × frac). 0xFFFF means "no device".
+ */
+export interface RingData {
+  partPower: number
+  devs: Array<RingDevice | null>
+  rows: Uint16Array[]
+}
+
+export interface BuildParams {
+  partPower: number
+  /** ≥ 1, may be fractional (e.g. 2.5). */
+  replicas: number
+  minPartHours: number
+  /** Fraction, e.g. 0.1 lets a device take 10% more than its weight share to keep dispersion. */
+  overload: number
+  /** Seed of the builder's deterministic PRNG. */
+  seed: number
+}
+
+export interface RebalanceReport {
+  /** Partition-replicas whose device changed in this rebalance. */
+  moved: number
+  /** The theoretical minimum movement for this change (parts × replicas × changedWeight / totalWeight, or the removed share). */
+  minimum: number
+  /** max over devices of |100 × assigned / wanted − 100| (Swift's definition). */
+  balance: number
+  /** Swift's dispersion percentage. */
+  dispersion: number
+  ms: number
+}
