@@ -63,3 +63,35 @@ export interface RebalanceReport {
   dispersion: number
   ms: number
 }
+
+/**
+ * The builder's own state, carried between rebalances (and between coordinators) as
+ * the `.builder` blob. Its fields are the builder's business (ring/builder*.ts);
+ * ring/state.ts encodes it as versioned cbor.
+ */
+export interface BuilderState {
+  version: 1
+  params: BuildParams
+  devs: Array<RingDevice | null>
+  rows: Uint16Array[]
+  /** Hours since each partition last moved, saturating at 255 (Swift's _last_part_moves). */
+  lastMoveHours: Uint8Array
+  /** Unix ms of the rebalance that produced this state; ages are advanced from it. */
+  rebalancedAt: number
+}
+
+export interface RebalanceInput {
+  params: BuildParams
+  devices: DeviceSpec[]
+  previous?: BuilderState
+  /** Unix ms, injected: the builder reads no clock. */
+  now: number
+  /** Treat min_part_hours as elapsed for every partition (swift-ring-builder's pretend_min_part_hours_passed). */
+  pretendMinPartHoursPassed?: boolean
+}
+
+export interface RebalanceResult {
+  ring: RingData
+  state: BuilderState
+  report: RebalanceReport
+}
