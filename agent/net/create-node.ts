@@ -1,0 +1,70 @@
+// The libp2p node every agent runs: TCP (or the in-process memory transport for
+// tests), noise, yamux, identify, ping and gossipsub, with the settings that
+// ../shared/notes/libp2p.md shows a loopback or NAT-ed cluster needs.
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { memory } from '@libp2p/memory'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, type Identify } from '@libp2p/identify'
+import { ping, type Ping } from '@libp2p/ping'
+import { gossipsub, StrictSign, type GossipSub } from '@libp2p/gossipsub'
+import type { PrivateKey } from '@libp2p/interface'
+
+export interface RingleaderServices {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+}
+
+export type RingleaderNode = Libp2p<RingleaderServices>
+
+export interface CreateNodeOptions {
+  privateKey: PrivateKey
+  /** Multiaddrs to listen on, e.g. /ip4/0.0.0.0/tcp/7950 or /memory/<uuid>. */
+  listen: string[]
+  /** Addresses to announce instead of the listen addresses (optional). */
+  announce?: string[]
+  /** Upper bound on open connections (libp2p's default is 300). */
+  maxConnections?: number
+  /** Start listening immediately (default true). */
+  start?: boolean
+}
+
+export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNode> {
+  const usesMemory = opts.listen.some(a => a.startsWith('/memory/'))
+  const usesTcp = opts.listen.some(a => !a.startsWith('/memory/'))
+  return await createLibp2p({
+    privateKey: opts.privateKey,
+    start: opts.start ?? true,
+    addresses: { listen: opts.listen, announce: opts.announce },
+    transports: [
+      ...(usesTcp || !usesMemory ? [tcp()] : []),
+      ...(usesMemory ? [memory()] : [])
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: {
+      maxConnections: opts.maxConnections ?? 300,
+      // The default of 5 inbound connections per second per host refuses parallel
+      // joins from one address (every loopback test, NAT, Docker) and surfaces as a
+      // misleading EncryptionFailedError: ECONNRESET.
+      inboundConnectionThreshold: 1000,
+      maxIncomingPendingConnections: 256
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        globalSignaturePolicy: StrictSign,
+        // Membership and map gossip must not fail just because the mesh is empty yet.
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        emitSelf: false,
+        // The default colocation penalty graylists peers once ~11 share an IP:
+        // every loopback cluster and every NAT or Docker host.
+        scoreParams: { IPColocationFactorWeight: 0 }
+      })
+    }
+  })
+}
