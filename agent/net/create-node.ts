@@ -11,7 +11,7 @@ import { ping, type Ping } from '@libp2p/ping'
 import { gossipsub, StrictSign, type GossipSub } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
 
-export interface RingleaderServices {
+export type RingleaderServices = {
   identify: Identify
   ping: Ping
   pubsub: GossipSub
