@@ -7,9 +7,9 @@
 // where holds is an array of 32-byte sha2-256 digests (a blob CID is that digest in a
 // fixed wrapper, so 34 bytes on the wire instead of a 61-byte CID string).
 //
-// What fits in 2 KiB (measured in test/map-meta.test.ts): 128 devices (the cap) with
-// 8-character names and fractional weights and no holds take ~1.7 KiB; with 4
-// devices, ~55 held CIDs fit.
+// What fits in 2 KiB (measured in test/map-meta.test.ts): 96 devices (the cap) with
+// 8-character names and fractional weights and no holds take ~1.8 KiB; with 4
+// devices, 52 held CIDs fit.
 import { isIP } from 'node:net'
 import { Encoder } from 'cbor-x'
 import { blobCidDigest, blobCidFromDigest } from './map/blob-cid.js'
@@ -50,7 +50,7 @@ export class MetaError extends Error {
 }
 
 export const MAX_META_BYTES = 2048
-export const MAX_DEVICES = 128
+export const MAX_DEVICES = 96
 export const MAX_HOLDS = 64
 export const MAX_REGION = 65535
 export const MAX_ZONE = 65535
