@@ -1,0 +1,197 @@
+// /ringleader/blob/1.0.0: read a byte range of a content-addressed blob from a peer.
+//
+//   request  := lp( cbor {cid: string, offset: uint, length: uint} )
+//   response := lp( 0x00 cbor {size: uint, length: uint} ) lp(bytes)* (chunks summing to length)
+//             | lp( 0x01 code "\n" message )   code ∈ not-found | bad-range | busy | bad-request | internal
+//
+// The server streams chunks with back-pressure (lpStream.write waits for 'drain'
+// when send() reports a full buffer). The client checks the header and the exact
+// byte count; whether the bytes are *right* is decided by the caller's hash check.
+import { lpStream } from '@libp2p/utils'
+import { encode as cborEncode, decode as cborDecode } from 'cbor-x'
+import type { PeerId, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { ProtocolError, toProtocolError } from './errors.js'
+import { decodeResponseFrame, encodeErrorFrame, encodeOkFrame, exchangeSignal, openStream, type StreamNode } from './request-response.js'
+import type { ByteRateLimiter } from './rate-limit.js'
+
+export const BLOB_PROTOCOL = '/ringleader/blob/1.0.0'
+export const DEFAULT_MAX_RANGE_BYTES = 4 * 1024 * 1024
+const FRAME_BYTES = 64 * 1024
+const SOURCE_READ_BYTES = 256 * 1024
+const MAX_REQUEST_BYTES = 512
+const MAX_HEADER_BYTES = 256
+
+/** What the server reads from; the blob store fits (`cid` is the CID's string form). */
+export interface BlobSource {
+  has: (cid: string) => boolean | Promise<boolean>
+  size: (cid: string) => number | Promise<number>
+  readRange: (cid: string, offset: number, length: number) => Promise<Uint8Array>
+}
+
+export interface BlobRangeRequest { cid: string, offset: number, length: number }
+
+const CID_PATTERN = /^[a-zA-Z0-9]{8,128}$/
+
+function isUint (v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+}
+
+export function encodeRangeRequest (req: BlobRangeRequest): Uint8Array {
+  return cborEncode({ cid: req.cid, offset: req.offset, length: req.length })
+}
+
+/** Validates a decoded request; returns undefined for anything malformed. */
+export function parseRangeRequest (bytes: Uint8Array): BlobRangeRequest | undefined {
+  let value: unknown
+  try { value = cborDecode(bytes) } catch { return undefined }
+  if (typeof value !== 'object' || value === null) return undefined
+  const { cid, offset, length } = value as Record<string, unknown>
+  if (typeof cid !== 'string' || !CID_PATTERN.test(cid) || !isUint(offset) || !isUint(length)) return undefined
+  return { cid, offset, length }
+}
+
+export interface BlobServerOptions {
+  maxRangeBytes?: number
+  /** Concurrent uploads across all peers; above it the answer is `busy` (default 8). */
+  maxConcurrentUploads?: number
+  /** Deadline for one whole range upload (default 30 s). */
+  timeoutMs?: number
+  /** Per connection, enforced by libp2p (default 8). */
+  maxInboundStreams?: number
+  /** Shared upload budget (optional). */
+  uploadLimiter?: ByteRateLimiter
+}
+
+export interface BlobServerStats {
+  served: number
+  bytesServed: number
+  notFound: number
+  badRange: number
+  badRequests: number
+  busy: number
+  failed: number
+}
+
+export interface BlobServer {
+  readonly stats: Readonly<BlobServerStats>
+  /** Uploads in progress right now. */
+  readonly active: number
+  stop: () => Promise<void>
+}
+
+export async function serveBlobs (node: StreamNode, source: BlobSource, opts: BlobServerOptions = {}): Promise<BlobServer> {
+  const maxRange = opts.maxRangeBytes ?? DEFAULT_MAX_RANGE_BYTES
+  const maxUploads = opts.maxConcurrentUploads ?? 8
+  const timeoutMs = opts.timeoutMs ?? 30_000
+  const stats: BlobServerStats = { served: 0, bytesServed: 0, notFound: 0, badRange: 0, badRequests: 0, busy: 0, failed: 0 }
+  let active = 0
+
+  const upload = async (stream: Stream): Promise<void> => {
+    const { signal } = exchangeSignal(timeoutMs)
+    const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
+    const refuse = async (code: string, message: string): Promise<void> => {
+      await lp.write(encodeErrorFrame(code, message), { signal })
+      await stream.close({ signal })
+    }
+    const req = parseRangeRequest((await lp.read({ signal })).subarray())
+    if (req === undefined) { stats.badRequests++; await refuse('bad-request', 'malformed range request'); return }
+    if (active >= maxUploads) { stats.busy++; await refuse('busy', `${active} uploads in progress`); return }
+    active++
+    try {
+      if (!await source.has(req.cid)) { stats.notFound++; await refuse('not-found', `no blob ${req.cid}`); return }
+      const size = await source.size(req.cid)
+      if (req.length > maxRange || req.offset + req.length > size) {
+        stats.badRange++
+        await refuse('bad-range', `range ${req.offset}+${req.length} outside blob of ${size} bytes or above ${maxRange}`)
+        return
+      }
+      await lp.write(encodeOkFrame(cborEncode({ size, length: req.length })), { signal })
+      let sent = 0
+      while (sent < req.length) {
+        const piece = await source.readRange(req.cid, req.offset + sent, Math.min(SOURCE_READ_BYTES, req.length - sent))
+        if (piece.byteLength === 0) throw new Error('blob source returned no bytes')
+        for (let at = 0; at < piece.byteLength; at += FRAME_BYTES) {
+          const frame = piece.subarray(at, Math.min(at + FRAME_BYTES, piece.byteLength))
+          await opts.uploadLimiter?.take(frame.byteLength, signal)
+          await lp.write(frame, { signal })
+        }
+        sent += piece.byteLength
+      }
+      await stream.close({ signal })
+      stats.served++
+      stats.bytesServed += sent
+    } finally {
+      active--
+    }
+  }
+
+  await node.handle(BLOB_PROTOCOL, (stream) => {
+    upload(stream).catch((err: unknown) => {
+      stats.failed++
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    })
+  }, { maxInboundStreams: opts.maxInboundStreams ?? 8, maxOutboundStreams: 64 })
+
+  return {
+    stats,
+    get active () { return active },
+    stop: async () => { await node.unhandle(BLOB_PROTOCOL) }
+  }
+}
+
+export interface FetchRangeOptions {
+  /** Deadline for the whole range (default 30 s). */
+  timeoutMs?: number
+  /** If given, a header announcing another blob size is an error. */
+  expectedSize?: number
+}
+
+/**
+ * Fetches `length` bytes at `offset` of blob `cid` from `peer`. Throws ProtocolError:
+ * not-found, bad-range, busy, bad-frame, bad-length, eof (peer died), timeout, aborted, dial-failed.
+ */
+export async function fetchRange (node: StreamNode, peer: PeerId | Multiaddr, cid: string, offset: number, length: number, signal?: AbortSignal, opts: FetchRangeOptions = {}): Promise<Uint8Array> {
+  const context = `blob ${cid} ${offset}+${length} from ${peer.toString()}`
+  if (!CID_PATTERN.test(cid) || !isUint(offset) || !isUint(length)) throw new ProtocolError('bad-range', `${context}: invalid arguments`)
+  const signals = { ...exchangeSignal(opts.timeoutMs ?? 30_000, signal), caller: signal }
+  const stream = await openStream(node, peer, BLOB_PROTOCOL, signals)
+  try {
+    const lp = lpStream(stream, { maxDataLength: Math.max(FRAME_BYTES, MAX_HEADER_BYTES) })
+    await lp.write(encodeRangeRequest({ cid, offset, length }), { signal: signals.signal })
+    await stream.close({ signal: signals.signal })
+    const header = parseHeader(await lp.read({ signal: signals.signal }), context)
+    if (header.length !== length) throw new ProtocolError('bad-length', `${context}: peer announced ${header.length} bytes`)
+    if (header.size < offset + length) throw new ProtocolError('bad-length', `${context}: peer announced blob size ${header.size}`)
+    if (opts.expectedSize !== undefined && header.size !== opts.expectedSize) throw new ProtocolError('bad-length', `${context}: blob size ${header.size}, expected ${opts.expectedSize}`)
+    const out = new Uint8Array(length)
+    let got = 0
+    while (got < length) {
+      const frame = await lp.read({ signal: signals.signal })
+      if (frame.byteLength === 0 || got + frame.byteLength > length) throw new ProtocolError('bad-length', `${context}: peer sent a frame past the announced length`)
+      for (const part of frame) { out.set(part, got); got += part.byteLength }
+    }
+    return out
+  } catch (err) {
+    const mapped = mapRemote(toProtocolError(err, context, signals))
+    stream.abort(mapped)
+    throw mapped
+  }
+}
+
+function parseHeader (frame: { subarray: () => Uint8Array }, context: string): { size: number, length: number } {
+  const payload = decodeResponseFrame(frame.subarray(), context)
+  let value: unknown
+  try { value = cborDecode(payload) } catch { throw new ProtocolError('bad-frame', `${context}: header is not CBOR`) }
+  if (typeof value !== 'object' || value === null) throw new ProtocolError('bad-frame', `${context}: header is not a map`)
+  const { size, length } = value as Record<string, unknown>
+  if (!isUint(size) || !isUint(length)) throw new ProtocolError('bad-frame', `${context}: header fields invalid`)
+  return { size, length }
+}
+
+/** Remote refusals with a meaning of their own get their own code. */
+function mapRemote (err: ProtocolError): ProtocolError {
+  if (err.code !== 'remote-error') return err
+  if (err.remoteCode === 'not-found' || err.remoteCode === 'bad-range') return new ProtocolError(err.remoteCode, err.message, { remoteCode: err.remoteCode })
+  return err
+}
