@@ -1,0 +1,26 @@
+// Lifeguard local-health awareness: a small score that rises when this node
+// itself looks unhealthy (missed nacks, failed probes without helpers, having to
+// refute a suspicion) and falls with every successful probe. Probe intervals and
+// timeouts are multiplied by score + 1, so a slow node probes more patiently
+// instead of accusing healthy peers.
+
+export class Awareness {
+  private value = 0
+
+  /** Scores live in [0, max − 1]; max is the largest timeout multiplier. */
+  constructor (private readonly max: number) {}
+
+  /** Adds delta (may be negative) and clamps into range. */
+  apply (delta: number): void {
+    this.value = Math.min(this.max - 1, Math.max(0, this.value + delta))
+  }
+
+  score (): number {
+    return this.value
+  }
+
+  /** duration × (score + 1). */
+  scale (duration: number): number {
+    return duration * (this.value + 1)
+  }
+}

@@ -1,0 +1,136 @@
+// Tunables of the membership core, each with its formula and the arithmetic behind
+// the default. All durations are milliseconds of the injected clock.
+//
+// Failure-detection budget (design.md §8: kill -9 → every survivor marks it failed
+// in ≤ 3 s at N ≈ 50, no false positives on a loaded 2-core box), with T = probeInterval:
+//   first probe of the dead node      ≈ T … 2T      (N-1 probers, round-robin, random phase)
+//   that probe fails (direct+indirect) = T          (indirect window ends with the period)
+//   suspicion at the first suspector  = suspicionMinTimeout once k confirmations arrive;
+//     confirmations come from suspicion-directed probes within ≈ 2T of the first suspect
+//   dead gossip reaches everyone      ≈ 0.1 s       (gossipsub at N = 50, notes/libp2p.md)
+// With T = 200 ms, suspicionMult = 4: min = 4 × log10(50) × 0.2 s = 1.36 s, so the
+// total is ≈ 0.2…0.4 + 0.2 + 1.36 + 0.1 ≈ 1.9…2.1 s, leaving ~1 s of slack for load.
+// A false positive needs the live suspect to stay silent (it is told directly and
+// refutes at once) for at least the min timeout AND k other nodes to fail their
+// own probes; without those confirmations the timeout stays near max = 4 × min.
+
+/** Every knob of the core. `resolveConfig` fills defaults and validates. */
+export interface MembershipConfig {
+  /** T: one probe per period. Stretched by the awareness multiplier (Lifeguard LHA-probe). Default 200. */
+  readonly probeInterval: number
+  /** Wait for a direct ack before asking helpers; also the helper's own ping timeout. Stretched by awareness. Must be ≤ T/2 so the indirect window (T − timeout) is at least as long. Default 100. */
+  readonly probeTimeout: number
+  /** k helpers asked to `ping-req` the target after a missed direct ack (SWIM). Default 3. */
+  readonly indirectChecks: number
+  /** Helper sends `nack` at this fraction of its probe timeout if the target stays silent (Lifeguard). Default 0.8. */
+  readonly nackRatio: number
+  /** Awareness score range is [0, max−1]; timeouts are multiplied by score+1 (memberlist: 8). Default 8. */
+  readonly awarenessMaxMultiplier: number
+  /** suspicionMinTimeout = suspicionMult × max(1, log10(n)) × T, n = alive+suspect members incl. self. Default 4. */
+  readonly suspicionMult: number
+  /** suspicionMaxTimeout = suspicionMaxTimeoutMult × suspicionMinTimeout (Lifeguard α). Default 4. */
+  readonly suspicionMaxTimeoutMult: number
+  /** Independent confirmations that shrink the timeout to its min: k = suspicionMult − 2, or 0 when n − 2 < k (memberlist). */
+  readonly suspicionConfirmations?: number
+  /**
+   * On hearing a new suspicion of X, probe X next with probability
+   * min(1, suspicionProbeFanout / (n − 2)), so about this many independent
+   * confirmations (or refutations) arrive within ~2T instead of after a
+   * full round-robin round (N·T). Default 3 (≥ k, with slack for loss).
+   */
+  readonly suspicionProbeFanout: number
+  /**
+   * Base anti-entropy period. Effective interval = base × scale(n) with
+   * scale(n) = 1 for n ≤ pushPullScaleThreshold, else ceil(log2(n) − log2(threshold)) + 1
+   * (memberlist's pushPullScale): 15 s at 50 nodes → 30 s, 500 → 75 s, 2000 → 105 s.
+   * Each period is jittered uniformly in [0.5, 1.5) × interval. Default 15 000.
+   */
+  readonly pushPullInterval: number
+  /** See pushPullInterval. Default 32. */
+  readonly pushPullScaleThreshold: number
+  /**
+   * Every this long (jittered like push-pull) push-pull with one random dead-but-not-left
+   * member, so a partition longer than the suspicion timeout still heals (its side
+   * refutes on seeing itself dead). Default 5 000.
+   */
+  readonly deadReconnectInterval: number
+  /** Forget a dead member this long after it was declared dead. Default 3 600 000 (1 h). */
+  readonly deadReapTimeout: number
+  /** Forget a left member (tombstone) this long after it left. Default 3 600 000 (1 h). */
+  readonly leftReapTimeout: number
+}
+
+export const DEFAULT_CONFIG: Readonly<Required<Omit<MembershipConfig, 'suspicionConfirmations'>>> = {
+  probeInterval: 200,
+  probeTimeout: 100,
+  indirectChecks: 3,
+  nackRatio: 0.8,
+  awarenessMaxMultiplier: 8,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 4,
+  suspicionProbeFanout: 3,
+  pushPullInterval: 15_000,
+  pushPullScaleThreshold: 32,
+  deadReconnectInterval: 5_000,
+  deadReapTimeout: 3_600_000,
+  leftReapTimeout: 3_600_000
+}
+
+export type ResolvedConfig = Required<MembershipConfig>
+
+/** Thrown for an invalid configuration; `field` names the offending key. */
+export class ConfigError extends Error {
+  readonly code = 'invalid-config'
+  constructor (readonly field: string, message: string) {
+    super(`membership config ${field}: ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+function positive (field: string, v: unknown, integer = false): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+    throw new ConfigError(field, `must be a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`)
+  }
+  return v
+}
+
+/** Fills defaults and validates; throws ConfigError on the first bad field. */
+export function resolveConfig (partial: Partial<MembershipConfig> = {}): ResolvedConfig {
+  const c = { ...DEFAULT_CONFIG, ...partial }
+  positive('probeInterval', c.probeInterval)
+  positive('probeTimeout', c.probeTimeout)
+  if (c.probeTimeout * 2 > c.probeInterval) throw new ConfigError('probeTimeout', 'must be at most half of probeInterval (the rest is the indirect window)')
+  if (!Number.isInteger(c.indirectChecks) || c.indirectChecks < 0) throw new ConfigError('indirectChecks', 'must be a non-negative integer')
+  positive('nackRatio', c.nackRatio)
+  if (c.nackRatio >= 1) throw new ConfigError('nackRatio', 'must be below 1')
+  positive('awarenessMaxMultiplier', c.awarenessMaxMultiplier, true)
+  positive('suspicionMult', c.suspicionMult)
+  positive('suspicionMaxTimeoutMult', c.suspicionMaxTimeoutMult)
+  if (c.suspicionMaxTimeoutMult < 1) throw new ConfigError('suspicionMaxTimeoutMult', 'must be at least 1')
+  const confirmations = partial.suspicionConfirmations ?? Math.max(0, Math.floor(c.suspicionMult) - 2)
+  if (!Number.isInteger(confirmations) || confirmations < 0) throw new ConfigError('suspicionConfirmations', 'must be a non-negative integer')
+  if (typeof c.suspicionProbeFanout !== 'number' || !(c.suspicionProbeFanout >= 0)) throw new ConfigError('suspicionProbeFanout', 'must be a non-negative number')
+  positive('pushPullInterval', c.pushPullInterval)
+  positive('pushPullScaleThreshold', c.pushPullScaleThreshold, true)
+  positive('deadReconnectInterval', c.deadReconnectInterval)
+  positive('deadReapTimeout', c.deadReapTimeout)
+  positive('leftReapTimeout', c.leftReapTimeout)
+  return { ...c, suspicionConfirmations: confirmations }
+}
+
+/** suspicionMinTimeout for n live members (see MembershipConfig.suspicionMult). */
+export function suspicionMinTimeout (c: ResolvedConfig, n: number): number {
+  return c.suspicionMult * Math.max(1, Math.log10(Math.max(1, n))) * c.probeInterval
+}
+
+/** Confirmations needed to reach the min timeout for n live members. */
+export function suspicionConfirmationsFor (c: ResolvedConfig, n: number): number {
+  const k = c.suspicionConfirmations
+  return n - 2 < k ? 0 : k
+}
+
+/** Anti-entropy period for n members before jitter (see MembershipConfig.pushPullInterval). */
+export function pushPullPeriod (c: ResolvedConfig, n: number): number {
+  if (n <= c.pushPullScaleThreshold) return c.pushPullInterval
+  return c.pushPullInterval * (Math.ceil(Math.log2(n) - Math.log2(c.pushPullScaleThreshold)) + 1)
+}

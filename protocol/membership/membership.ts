@@ -1,0 +1,431 @@
+// The membership state machine: SWIM failure detection with Lifeguard's
+// awareness, nacks and dynamic suspicion, push-pull anti-entropy, and the merge
+// order of state.ts. Pure: time, randomness and messages come in as arguments,
+// and everything to do goes out through ready() (etcd raft style).
+
+import { Awareness } from './awareness.js'
+import { Outbox, type Ready } from './broadcast.js'
+import { membershipChecksum } from './checksum.js'
+import {
+  pushPullPeriod, resolveConfig, suspicionConfirmationsFor, suspicionMinTimeout,
+  type MembershipConfig, type ResolvedConfig
+} from './config.js'
+import { MembershipError } from './errors.js'
+import { transitionEvent } from './events.js'
+import { ProbeOrder, type ProbeInFlight, type Relay } from './probe.js'
+import { jittered, pushPullMessage, remoteStatus } from './push-pull.js'
+import { MemberTable, supersedes, type StatusCounts } from './state.js'
+import { Suspicion } from './suspicion.js'
+import type { GossipMessage, MemberEntry, MembershipMessage, MemberStatus, PushPullMessage, SelfDescription } from './types.js'
+import { checkSelfDescription } from './validate-self.js'
+
+export interface MembershipOptions {
+  readonly self: SelfDescription
+  /** The last incarnation this node persisted, or undefined for a brand-new node. The core starts one above it. */
+  readonly incarnation?: number
+  readonly config?: Partial<MembershipConfig>
+  /** Uniform in [0, 1); seed it for reproducible runs. */
+  readonly random: () => number
+  readonly now: number
+}
+
+/** Where a claim came from: our own decision, a gossip update, or a push-pull from `peer`. */
+type Origin = { kind: 'local' } | { kind: 'gossip' } | { kind: 'push-pull', peer: string }
+
+interface IncomingClaim {
+  readonly id: string
+  readonly incarnation: number
+  readonly status: MemberStatus
+  readonly addrs?: readonly string[]
+  readonly meta?: Uint8Array
+  /** The member that asserts it (the accuser for suspect). */
+  readonly from: string
+}
+
+const LOCAL: Origin = { kind: 'local' }
+const GOSSIP: Origin = { kind: 'gossip' }
+
+export class Membership {
+  readonly id: string
+  private readonly cfg: ResolvedConfig
+  private readonly random: () => number
+  private readonly table = new MemberTable()
+  private readonly awareness: Awareness
+  private readonly outbox = new Outbox()
+  private readonly order: ProbeOrder
+  private readonly suspicions = new Map<string, Suspicion>()
+  private readonly relays = new Map<number, Relay>()
+  private probe: ProbeInFlight | undefined
+  private seq = 0
+  private left = false
+  private nextProbeAt: number
+  private nextPushPullAt: number
+  private nextDeadReconnectAt: number
+  private nextReapAt = Infinity
+  private cachedChecksum: string | undefined
+
+  constructor (opts: MembershipOptions) {
+    checkSelfDescription(opts.self)
+    if (opts.incarnation !== undefined && (!Number.isSafeInteger(opts.incarnation) || opts.incarnation < 0)) {
+      throw new MembershipError('invalid-argument', `incarnation must be a non-negative integer, got ${String(opts.incarnation)}`)
+    }
+    this.cfg = resolveConfig(opts.config)
+    this.random = opts.random
+    this.id = opts.self.id
+    this.awareness = new Awareness(this.cfg.awarenessMaxMultiplier)
+    this.order = new ProbeOrder(this.random)
+    const incarnation = (opts.incarnation ?? -1) + 1
+    this.outbox.persist(incarnation)
+    this.setEntry({ id: this.id, incarnation, status: 'alive', addrs: [...opts.self.addrs], meta: opts.self.meta }, opts.now)
+    this.publishSelf()
+    this.nextProbeAt = opts.now + this.random() * this.cfg.probeInterval
+    this.nextPushPullAt = opts.now + jittered(this.cfg.pushPullInterval, this.random)
+    this.nextDeadReconnectAt = opts.now + jittered(this.cfg.deadReconnectInterval, this.random)
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  get config (): ResolvedConfig { return this.cfg }
+
+  incarnation (): number { return this.self().incarnation }
+
+  hasLeft (): boolean { return this.left }
+
+  awarenessScore (): number { return this.awareness.score() }
+
+  get (id: string): MemberEntry | undefined { return this.table.get(id) }
+
+  /** All known members (including self, dead and left until reaped), sorted by id. */
+  members (): MemberEntry[] {
+    return [...this.table.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+
+  counts (): StatusCounts { return this.table.counts() }
+
+  checksum (): string {
+    this.cachedChecksum ??= membershipChecksum(this.table.values())
+    return this.cachedChecksum
+  }
+
+  /** Confirmations counted for a current suspicion (for status output and tests). */
+  suspicion (id: string): { incarnation: number, confirmations: number, deadline: number } | undefined {
+    const s = this.suspicions.get(id)
+    return s === undefined ? undefined : { incarnation: s.incarnation, confirmations: s.confirmations(), deadline: s.deadline() }
+  }
+
+  /** The earliest time tick() has work to do (Infinity when none). */
+  nextDeadline (): number {
+    if (this.left) return Infinity
+    let t = Math.min(this.nextPushPullAt, this.nextDeadReconnectAt, this.nextReapAt)
+    if (this.probe === undefined) t = Math.min(t, this.nextProbeAt)
+    else t = Math.min(t, this.probe.phase === 'direct' ? this.probe.directDeadline : this.probe.indirectDeadline)
+    for (const s of this.suspicions.values()) t = Math.min(t, s.deadline())
+    for (const r of this.relays.values()) t = Math.min(t, r.nackAt)
+    return t
+  }
+
+  /** Drains what the shell must do: persist first, then send/publish, then deliver events. */
+  ready (): Ready { return this.outbox.drain() }
+
+  hasReady (): boolean { return !this.outbox.isEmpty() }
+
+  // --------------------------------------------------------------- commands
+
+  /** Starts a join push-pull with `seed` (call once per seed). */
+  join (seed: string, seedAddrs: readonly string[] = []): void {
+    this.assertActive()
+    if (seed === this.id) throw new MembershipError('self', 'cannot join through ourselves')
+    this.outbox.enqueueSend(seed, seedAddrs.length > 0 ? seedAddrs : this.addrsOf(seed), pushPullMessage(++this.seq, true, false, this.snapshot()))
+  }
+
+  /** Publishes new addrs and/or meta under a higher incarnation. */
+  updateSelf (change: { addrs?: readonly string[], meta?: Uint8Array }, now: number): void {
+    this.assertActive()
+    const me = this.self()
+    const next = { id: this.id, addrs: change.addrs ?? me.addrs, meta: change.meta ?? me.meta }
+    checkSelfDescription(next)
+    this.raiseIncarnation(me.incarnation + 1, now, next.addrs, next.meta)
+  }
+
+  /** Graceful leave: publishes `left` for our current incarnation; afterwards the core only answers pings. */
+  leave (now: number): void {
+    if (this.left) return
+    const me = this.self()
+    this.left = true
+    this.probe = undefined
+    this.relays.clear()
+    this.setEntry({ ...me, status: 'left' }, now)
+    this.outbox.enqueuePublish({ type: 'left', id: this.id, incarnation: me.incarnation, from: this.id })
+  }
+
+  /** Operator override (HekaFS retire): marks a dead member as left. Refused for alive/suspect members. */
+  forceLeave (id: string, now: number): void {
+    this.assertActive()
+    if (id === this.id) throw new MembershipError('self', 'use leave() for this node')
+    const e = this.table.get(id)
+    if (e === undefined) throw new MembershipError('unknown-member', `no member ${id}`)
+    if (e.status === 'left') return
+    if (e.status !== 'dead') throw new MembershipError('member-alive', `member ${id} is ${e.status}; only dead members can be force-left`)
+    this.merge({ id, incarnation: e.incarnation, status: 'left', from: this.id }, LOCAL, now)
+  }
+
+  // ---------------------------------------------------------------- input
+
+  /** Feeds one received message (gossip or direct). `from` is the authenticated sender. */
+  receive (from: string, msg: MembershipMessage, now: number): void {
+    if (from === this.id) return
+    if (this.left) {
+      if (msg.type === 'ping') this.reply(from, { type: 'ack', seq: msg.seq })
+      else if (msg.type === 'push-pull' && !msg.reply) this.reply(from, pushPullMessage(msg.seq, false, true, this.snapshot()))
+      return
+    }
+    switch (msg.type) {
+      case 'ping': this.reply(from, { type: 'ack', seq: msg.seq }); break
+      case 'ack': this.onAck(from, msg.seq); break
+      case 'nack':
+        if (this.probe?.seq === msg.seq && this.probe.helpers.includes(from)) this.probe.nacks.add(from)
+        break
+      case 'ping-req': this.onPingReq(from, msg.seq, msg.target, msg.targetAddrs, now); break
+      case 'alive': case 'suspect': case 'dead': case 'left':
+        this.merge(claimOf(msg), GOSSIP, now)
+        break
+      case 'push-pull': this.onPushPull(from, msg, now); break
+    }
+  }
+
+  /** Advances timers to `now`. */
+  tick (now: number): void {
+    if (this.left) return
+    for (const [seq, r] of this.relays) {
+      if (r.nackAt <= now) {
+        this.relays.delete(seq)
+        this.reply(r.origin, { type: 'nack', seq: r.originSeq })
+      }
+    }
+    for (const [id, s] of [...this.suspicions]) {
+      if (s.deadline() <= now) this.merge({ id, incarnation: s.incarnation, status: 'dead', from: this.id }, LOCAL, now)
+    }
+    this.advanceProbe(now)
+    if (now >= this.nextPushPullAt) {
+      const [peer] = this.table.sample(1, e => e.id !== this.id && e.status === 'alive', this.random)
+      if (peer !== undefined) this.outbox.enqueueSend(peer.id, peer.addrs, pushPullMessage(++this.seq, false, false, this.snapshot()))
+      this.nextPushPullAt = now + jittered(pushPullPeriod(this.cfg, this.table.live()), this.random)
+    }
+    if (now >= this.nextDeadReconnectAt) {
+      const [peer] = this.table.sample(1, e => e.status === 'dead', this.random)
+      if (peer !== undefined) this.outbox.enqueueSend(peer.id, peer.addrs, pushPullMessage(++this.seq, false, false, this.snapshot()))
+      this.nextDeadReconnectAt = now + jittered(this.cfg.deadReconnectInterval, this.random)
+    }
+    if (now >= this.nextReapAt) this.reap(now)
+  }
+
+  // ------------------------------------------------------------- probing
+
+  private advanceProbe (now: number): void {
+    const p = this.probe
+    if (p !== undefined && p.phase === 'direct' && now >= p.directDeadline) {
+      const target = this.table.get(p.target)
+      const helpers = this.table.sample(this.cfg.indirectChecks, e => e.status === 'alive' && e.id !== this.id && e.id !== p.target, this.random)
+      p.phase = 'indirect'
+      p.helpers = helpers.map(h => h.id)
+      // A late tick (stalled event loop) still gets a full indirect window.
+      p.indirectDeadline = Math.max(p.indirectDeadline, now + this.awareness.scale(this.cfg.probeInterval - this.cfg.probeTimeout))
+      for (const h of helpers) {
+        this.outbox.enqueueSend(h.id, h.addrs, { type: 'ping-req', seq: p.seq, target: p.target, targetAddrs: target?.addrs ?? [] })
+      }
+    }
+    if (p !== undefined && p.phase === 'indirect' && now >= p.indirectDeadline) {
+      this.probe = undefined
+      // Lifeguard: missing nacks mean our own links are suspect; with no helpers, any failure counts.
+      this.awareness.apply(p.helpers.length > 0 ? p.helpers.length - p.nacks.size : 1)
+      const e = this.table.get(p.target)
+      if (e !== undefined && e.incarnation === p.incarnation && (e.status === 'alive' || e.status === 'suspect')) {
+        this.merge({ id: p.target, incarnation: e.incarnation, status: 'suspect', from: this.id }, LOCAL, now)
+        this.reply(p.target, { type: 'suspect', id: p.target, incarnation: e.incarnation, from: this.id })
+      }
+    }
+    if (this.probe === undefined && now >= this.nextProbeAt) {
+      this.nextProbeAt = now + this.awareness.scale(this.cfg.probeInterval)
+      const target = this.order.next(id => this.probeable(id), () => this.probeCandidates())
+      if (target === undefined) return
+      const e = this.table.get(target) as MemberEntry
+      const seq = ++this.seq
+      this.probe = {
+        target,
+        incarnation: e.incarnation,
+        seq,
+        sentAt: now,
+        directDeadline: now + this.awareness.scale(this.cfg.probeTimeout),
+        indirectDeadline: this.nextProbeAt,
+        phase: 'direct',
+        helpers: [],
+        nacks: new Set()
+      }
+      this.outbox.enqueueSend(target, e.addrs, { type: 'ping', seq })
+    }
+  }
+
+  private onAck (from: string, seq: number): void {
+    const p = this.probe
+    if (p !== undefined && p.seq === seq && (from === p.target || p.helpers.includes(from))) {
+      this.probe = undefined
+      this.awareness.apply(-1)
+      return
+    }
+    const r = this.relays.get(seq)
+    if (r !== undefined && from === r.target) {
+      this.relays.delete(seq)
+      this.reply(r.origin, { type: 'ack', seq: r.originSeq })
+    }
+  }
+
+  private onPingReq (from: string, originSeq: number, target: string, targetAddrs: readonly string[], now: number): void {
+    if (target === this.id) {
+      this.reply(from, { type: 'ack', seq: originSeq })
+      return
+    }
+    const seq = ++this.seq
+    this.relays.set(seq, { origin: from, originSeq, target, nackAt: now + this.awareness.scale(this.cfg.probeTimeout) * this.cfg.nackRatio })
+    const known = this.addrsOf(target)
+    this.outbox.enqueueSend(target, known.length > 0 ? known : targetAddrs, { type: 'ping', seq })
+  }
+
+  private probeable (id: string): boolean {
+    const e = this.table.get(id)
+    return id !== this.id && e !== undefined && (e.status === 'alive' || e.status === 'suspect')
+  }
+
+  private probeCandidates (): string[] {
+    const out: string[] = []
+    for (const e of this.table.values()) if (this.probeable(e.id)) out.push(e.id)
+    return out
+  }
+
+  // ------------------------------------------------------------- merging
+
+  private onPushPull (from: string, msg: PushPullMessage, now: number): void {
+    const origin: Origin = { kind: 'push-pull', peer: from }
+    for (const e of msg.entries) {
+      const status = remoteStatus(e.status, e.id === this.id ? undefined : this.table.get(e.id))
+      this.merge({ id: e.id, incarnation: e.incarnation, status, addrs: e.addrs, meta: e.meta, from }, origin, now)
+    }
+    // Merge first, so the reply already carries our refutation if the peer had us dead.
+    if (!msg.reply) this.reply(from, pushPullMessage(msg.seq, false, true, this.snapshot()))
+  }
+
+  /** Applies one claim under the merge order, with its timers, events and publications. */
+  private merge (claim: IncomingClaim, origin: Origin, now: number): void {
+    if (claim.id === this.id) {
+      this.mergeAboutSelf(claim, now)
+      return
+    }
+    const current = this.table.get(claim.id)
+    if (current !== undefined && !supersedes(claim, current)) {
+      if (claim.status === 'suspect' && current.status === 'suspect' && claim.incarnation === current.incarnation) {
+        const s = this.suspicions.get(claim.id)
+        if (s?.confirm(claim.from) === true && origin.kind === 'local') {
+          this.outbox.enqueuePublish({ type: 'suspect', id: claim.id, incarnation: claim.incarnation, from: this.id })
+        }
+      }
+      return
+    }
+    const alive = claim.status === 'alive'
+    const next: MemberEntry = {
+      id: claim.id,
+      incarnation: claim.incarnation,
+      status: claim.status,
+      addrs: alive && claim.addrs !== undefined ? claim.addrs : current?.addrs ?? [],
+      meta: alive && claim.meta !== undefined ? claim.meta : current?.meta ?? new Uint8Array(0)
+    }
+    this.setEntry(next, now)
+    this.suspicions.delete(claim.id)
+    if (claim.status === 'suspect') {
+      const n = this.table.live()
+      const min = suspicionMinTimeout(this.cfg, n)
+      this.suspicions.set(claim.id, new Suspicion(claim.incarnation, now, min, min * this.cfg.suspicionMaxTimeoutMult, suspicionConfirmationsFor(this.cfg, n), claim.from))
+      if (claim.from !== this.id && this.random() < Math.min(1, this.cfg.suspicionProbeFanout / Math.max(1, n - 2))) {
+        this.order.prioritize(claim.id)
+      }
+    }
+    if (alive && (current === undefined || current.status === 'dead' || current.status === 'left')) this.order.insert(claim.id)
+    if (claim.status === 'dead' || claim.status === 'left') {
+      const timeout = claim.status === 'dead' ? this.cfg.deadReapTimeout : this.cfg.leftReapTimeout
+      this.nextReapAt = Math.min(this.nextReapAt, now + timeout)
+    }
+    // Gossip already reached everyone; push-pull news is republished only where
+    // someone must act on it: the peer's own entry (a joiner) and suspicions
+    // (so the accused hears and refutes).
+    const fromPushPull = origin.kind === 'push-pull'
+    if (origin.kind === 'local' || (fromPushPull && (claim.id === origin.peer || claim.status === 'suspect'))) {
+      this.outbox.enqueuePublish(toGossip(next, origin.kind === 'local' ? this.id : claim.from))
+    }
+    if (claim.status === 'suspect' && fromPushPull) {
+      this.reply(claim.id, { type: 'suspect', id: claim.id, incarnation: claim.incarnation, from: claim.from })
+    }
+  }
+
+  private mergeAboutSelf (claim: IncomingClaim, now: number): void {
+    const me = this.self()
+    const refute = claim.status === 'alive' ? claim.incarnation > me.incarnation : claim.incarnation >= me.incarnation
+    if (!refute) return
+    if (claim.status !== 'alive') this.awareness.apply(1)
+    this.raiseIncarnation(claim.incarnation + 1, now, me.addrs, me.meta)
+    if (claim.from !== this.id) this.reply(claim.from, toGossip(this.self(), this.id))
+  }
+
+  private raiseIncarnation (incarnation: number, now: number, addrs: readonly string[], meta: Uint8Array): void {
+    this.outbox.persist(incarnation)
+    this.setEntry({ id: this.id, incarnation, status: 'alive', addrs: [...addrs], meta }, now)
+    this.publishSelf()
+  }
+
+  private reap (now: number): void {
+    let next = Infinity
+    for (const [id, since] of [...this.table.downMembers()]) {
+      const e = this.table.get(id) as MemberEntry
+      const due = since + (e.status === 'dead' ? this.cfg.deadReapTimeout : this.cfg.leftReapTimeout)
+      if (due <= now) {
+        this.table.delete(id)
+        this.cachedChecksum = undefined
+        this.outbox.enqueueEvent({ kind: 'reap', member: e, previous: e.status, at: now })
+      } else {
+        next = Math.min(next, due)
+      }
+    }
+    this.nextReapAt = next
+  }
+
+  // ------------------------------------------------------------- helpers
+
+  private setEntry (entry: MemberEntry, now: number): void {
+    const before = this.table.set(entry, now)
+    this.cachedChecksum = undefined
+    const kind = transitionEvent(before, entry)
+    if (kind !== undefined) this.outbox.enqueueEvent({ kind, member: entry, ...(before !== undefined ? { previous: before.status } : {}), at: now })
+  }
+
+  private self (): MemberEntry { return this.table.get(this.id) as MemberEntry }
+
+  private publishSelf (): void { this.outbox.enqueuePublish(toGossip(this.self(), this.id)) }
+
+  private reply (to: string, msg: MembershipMessage): void { this.outbox.enqueueSend(to, this.addrsOf(to), msg) }
+
+  private addrsOf (id: string): readonly string[] { return this.table.get(id)?.addrs ?? [] }
+
+  private snapshot (): MemberEntry[] { return [...this.table.values()] }
+
+  private assertActive (): void {
+    if (this.left) throw new MembershipError('left', 'this node has left the cluster')
+  }
+}
+
+function claimOf (msg: GossipMessage): IncomingClaim {
+  return msg.type === 'alive'
+    ? { id: msg.id, incarnation: msg.incarnation, status: 'alive', addrs: msg.addrs, meta: msg.meta, from: msg.from }
+    : { id: msg.id, incarnation: msg.incarnation, status: msg.type, from: msg.from }
+}
+
+function toGossip (e: MemberEntry, from: string): GossipMessage {
+  if (e.status === 'alive') return { type: 'alive', id: e.id, incarnation: e.incarnation, addrs: e.addrs, meta: e.meta, from }
+  return { type: e.status, id: e.id, incarnation: e.incarnation, from }
+}
