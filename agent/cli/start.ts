@@ -1,0 +1,125 @@
+// agent start: run the daemon in the foreground until SIGINT/SIGTERM.
+import { parseArgs } from 'node:util'
+import { ConfigError, DEFAULT_LISTEN, resolveConfig, type AgentConfig } from '../config.js'
+import { createLogger, type Logger } from '../log.js'
+import { LockHeldError } from '../lock.js'
+import { SocketInUseError } from '../socket/server.js'
+import { usageOnError } from './client-command.js'
+import { EXIT, UsageError } from './exit-codes.js'
+import type { Io, Subcommand } from './io.js'
+
+export const START_OPTIONS = {
+  'data-dir': { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  config: { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  join: { type: 'string', multiple: true },
+  'ring-dir': { type: 'string' },
+  'on-change': { type: 'string' },
+  region: { type: 'string' },
+  zone: { type: 'string' },
+  'storage-ip': { type: 'string' },
+  'storage-port': { type: 'string' },
+  device: { type: 'string', multiple: true },
+  bootstrap: { type: 'boolean' },
+  'print-config': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+const USAGE = `Usage: agent start [options]
+
+Runs the agent in the foreground. SIGINT/SIGTERM stop it cleanly (exit 0).
+Every option can also come from the environment (RINGLEADER_<NAME>, lists
+comma-separated, e.g. RINGLEADER_LISTEN, RINGLEADER_DEVICES) or from a JSON
+config file (camelCase keys: listen, logLevel, storagePort, devices, …).
+Precedence: flag > environment > config file > default.
+
+  --data-dir DIR          identity, lock and status socket (default ~/.ringleader)
+  --listen MULTIADDR      libp2p listen address, repeatable (default ${DEFAULT_LISTEN})
+  --config FILE           JSON config file (env RINGLEADER_CONFIG)
+  --log-level LEVEL       debug|info|warn|error (default info)
+  --log-format FORMAT     json|logfmt (default json), written to stderr
+  --print-config          print the resolved configuration as JSON and exit
+
+Accepted and validated now, used by planned features (membership, rings):
+  --join MULTIADDR        a peer to join through, repeatable
+  --ring-dir DIR          where *.ring.gz files are installed
+  --on-change CMD         command run after each change
+  --region N, --zone N    this node's Swift region and zone (0-65535)
+  --storage-ip IP         this node's Swift storage address
+  --storage-port PORT     this node's Swift storage port (1-65535)
+  --device NAME[:WEIGHT]  a Swift device on this node, repeatable (weight default 100)
+  --bootstrap             allow this node to initialise a new cluster
+  -h, --help              this help
+`
+
+function installProcessHandlers (log: Logger, stop: () => Promise<void>): void {
+  let signalled = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      log.warn('second signal: exiting now', { signal })
+      process.exit(EXIT.agentError)
+    }
+    signalled = true
+    log.info('signal received, shutting down', { signal })
+    // A shutdown that hangs must not keep a dead agent around forever.
+    setTimeout(() => {
+      log.error('shutdown took longer than 10 s; exiting')
+      process.exit(EXIT.agentError)
+    }, 10_000).unref()
+    stop().then(() => { process.exit(EXIT.ok) }, (err: unknown) => {
+      log.error('shutdown failed', { err })
+      process.exit(EXIT.agentError)
+    })
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  // A stray rejection deep in the network stack should be seen, not kill the node.
+  process.on('unhandledRejection', (reason) => { log.error('unhandled promise rejection', { err: reason }) })
+  process.on('uncaughtException', (err) => {
+    log.error('uncaught exception; stopping', { err, stack: err.stack })
+    stop().finally(() => { process.exit(EXIT.agentError) })
+  })
+}
+
+export const startCommand: Subcommand = {
+  name: 'start',
+  summary: 'Run the agent (daemon) in the foreground',
+  usage: USAGE,
+  async run (argv: string[], io: Io): Promise<number> {
+    let config: AgentConfig
+    try {
+      const { values } = usageOnError(() => parseArgs({ args: argv, options: START_OPTIONS, strict: true, allowPositionals: false }))
+      if (values.help === true) { io.stdout(USAGE); return EXIT.ok }
+      config = resolveConfig({ flags: values, env: process.env })
+      if (values['print-config'] === true) { io.stdout(JSON.stringify(config, null, 2) + '\n'); return EXIT.ok }
+    } catch (err) {
+      if (err instanceof UsageError || err instanceof ConfigError) {
+        io.stderr(`agent start: ${err.message}\nRun "agent start --help" for usage.\n`)
+        return EXIT.usage
+      }
+      throw err
+    }
+
+    const log = createLogger({ level: config.logLevel, format: config.logFormat })
+    // Loaded here so client commands never pay for importing libp2p.
+    const { startDaemon } = await import('../daemon.js')
+    let daemon: Awaited<ReturnType<typeof startDaemon>>
+    try {
+      daemon = await startDaemon({ config, log })
+    } catch (err) {
+      if (err instanceof LockHeldError || err instanceof SocketInUseError) {
+        io.stderr(`agent start: another agent is already running with data dir ${config.dataDir}: ${err.message}.\n` +
+          'Nothing was changed. Stop that agent first, or choose another --data-dir.\n')
+        return EXIT.agentError
+      }
+      const code = (err as { code?: unknown }).code
+      io.stderr(`agent start: ${(err as Error).message}${typeof code === 'string' ? ` (${code})` : ''}\n`)
+      return EXIT.agentError
+    }
+    installProcessHandlers(log, daemon.stop)
+    // Keep running: the socket server and libp2p hold the event loop open.
+    return await new Promise<number>(() => {})
+  }
+}

@@ -1,0 +1,47 @@
+// agent status: what the local agent is, where it listens and whether it is ready.
+import { parseArgs } from 'node:util'
+import { callAgent } from '../socket/client.js'
+import { CLIENT_OPTIONS, CLIENT_OPTIONS_HELP, socketPathFor, usageOnError, withExitCodes } from './client-command.js'
+import { EXIT } from './exit-codes.js'
+import type { Io, Subcommand } from './io.js'
+import { formatDuration, formatKeyValues } from './table.js'
+
+const CORE = new Set(['nodeId', 'state', 'listen', 'uptimeMs', 'version', 'pid', 'dataDir', 'startedAt'])
+
+export function formatStatus (s: Record<string, unknown>): string {
+  const rows: Array<[string, unknown]> = [
+    ['node id', s.nodeId],
+    ['state', s.state],
+    ['listen', s.listen],
+    ['uptime', typeof s.uptimeMs === 'number' ? formatDuration(s.uptimeMs) : s.uptimeMs],
+    ['version', s.version],
+    ['pid', s.pid],
+    ['data dir', s.dataDir]
+  ]
+  for (const [k, v] of Object.entries(s)) if (!CORE.has(k)) rows.push([k, v])
+  return formatKeyValues(rows)
+}
+
+export const statusCommand: Subcommand = {
+  name: 'status',
+  summary: 'Show the local agent: node id, addresses, state, uptime, version',
+  usage: `Usage: agent status [--data-dir DIR] [--json]
+
+Shows the local agent's node id, listen addresses, state (starting|syncing|ready),
+uptime, version, pid and data dir. Exit code 3 when no agent is running.
+
+${CLIENT_OPTIONS_HELP}
+`,
+  async run (argv: string[], io: Io): Promise<number> {
+    let dataDir: string | undefined
+    return await withExitCodes('status', io, () => dataDir, async () => {
+      const { values } = usageOnError(() => parseArgs({ args: argv, options: CLIENT_OPTIONS, strict: true, allowPositionals: false }))
+      if (values.help === true) { io.stdout(statusCommand.usage); return EXIT.ok }
+      const target = socketPathFor(values['data-dir'])
+      dataDir = target.dataDir
+      const result = await callAgent(target.socket, 'status') as Record<string, unknown>
+      io.stdout(values.json === true ? JSON.stringify(result, null, 2) + '\n' : formatStatus(result))
+      return EXIT.ok
+    })
+  }
+}

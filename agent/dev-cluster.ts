@@ -1,0 +1,111 @@
+// agent dev: a local cluster for newcomers. N agents run as separate processes
+// on 127.0.0.1 (OS-chosen ports), each with its own data dir under one temp
+// folder; node 0 starts first and the others get --join to it (the join takes
+// effect once membership lands). Ctrl-C or SIGTERM stops them all.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, mkdir, open, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { callAgent } from './socket/client.js'
+import { dataDirPaths } from './data-dir.js'
+import type { Io } from './cli/io.js'
+import { formatTable } from './cli/table.js'
+
+export interface DevClusterOptions {
+  nodes: number
+  /** The CLI entry to run for each node (default: this process's script). */
+  cliPath?: string
+  logLevel?: string
+  /** Keep the data dirs after stopping (default: removed). */
+  keep?: boolean
+  io: Io
+  /** Resolves when the cluster should stop (default: SIGINT or SIGTERM). */
+  until?: Promise<void>
+}
+
+interface DevNode { index: number, dataDir: string, child: ChildProcess, exited: Promise<number | null>, nodeId?: string, addr?: string }
+
+const READY_TIMEOUT_MS = 20_000
+const STOP_TIMEOUT_MS = 8_000
+
+async function waitForStatus (node: DevNode, deadline: number): Promise<Record<string, unknown>> {
+  const socket = dataDirPaths(node.dataDir).socket
+  let lastError: unknown
+  while (Date.now() < deadline) {
+    if (node.child.exitCode !== null) throw new Error(`node ${node.index} exited with code ${node.child.exitCode}; see ${join(node.dataDir, 'agent.log')}`)
+    try {
+      return await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as Record<string, unknown>
+    } catch (err) {
+      lastError = err
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  }
+  throw new Error(`node ${node.index} did not answer within ${READY_TIMEOUT_MS} ms (${(lastError as Error)?.message ?? ''})`)
+}
+
+function signalled (): Promise<void> {
+  return new Promise(resolve => {
+    const done = (): void => { process.off('SIGINT', done); process.off('SIGTERM', done); resolve() }
+    process.on('SIGINT', done)
+    process.on('SIGTERM', done)
+  })
+}
+
+async function stopAll (nodes: DevNode[]): Promise<void> {
+  for (const n of nodes) if (n.child.exitCode === null) n.child.kill('SIGTERM')
+  await Promise.all(nodes.map(async n => {
+    const timer = setTimeout(() => { n.child.kill('SIGKILL') }, STOP_TIMEOUT_MS)
+    await n.exited
+    clearTimeout(timer)
+  }))
+}
+
+export async function runDevCluster (opts: DevClusterOptions): Promise<number> {
+  const { io } = opts
+  const cliPath = opts.cliPath ?? process.argv[1]
+  const stopRequested = opts.until ?? signalled()
+  const base = await mkdtemp(join(tmpdir(), 'ringleader-dev-'))
+  const nodes: DevNode[] = []
+  let exitCode = 0
+  try {
+    for (let i = 0; i < opts.nodes; i++) {
+      const dataDir = join(base, `node-${i}`)
+      await mkdir(dataDir, { recursive: true, mode: 0o700 })
+      const logFile = await open(join(dataDir, 'agent.log'), 'a', 0o600)
+      const args = [cliPath, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', opts.logLevel ?? 'info']
+      const seed = nodes[0]?.addr
+      if (seed !== undefined) args.push('--join', seed)
+      const child = spawn(process.execPath, args, { stdio: ['ignore', logFile.fd, logFile.fd] })
+      await logFile.close()
+      const exited = new Promise<number | null>(resolve => { child.once('exit', code => { resolve(code) }) })
+      const node: DevNode = { index: i, dataDir, child, exited }
+      nodes.push(node)
+      const status = await waitForStatus(node, Date.now() + READY_TIMEOUT_MS)
+      node.nodeId = String(status.nodeId)
+      const listen = Array.isArray(status.listen) ? status.listen.map(String) : []
+      node.addr = listen.find(a => a.includes('/tcp/')) ?? listen[0]
+    }
+
+    io.stdout(`Started ${nodes.length} agents under ${base}\n\n`)
+    io.stdout(formatTable(['node', 'pid', 'address', 'query with'], nodes.map(n => [
+      n.index, n.child.pid, n.addr, `agent status --data-dir ${n.dataDir}`
+    ])))
+    io.stdout(`\n("agent" is: node ${relative(process.cwd(), cliPath) || cliPath}; logs are in each data dir's agent.log.)\nPress Ctrl-C to stop them all.\n`)
+
+    const died = Promise.race(nodes.map(async n => { const code = await n.exited; return { n, code } }))
+    const outcome = await Promise.race([stopRequested.then(() => undefined), died])
+    if (outcome !== undefined) {
+      io.stderr(`node ${outcome.n.index} exited unexpectedly (code ${outcome.code}); stopping the others. Log: ${join(outcome.n.dataDir, 'agent.log')}\n`)
+      exitCode = 1
+    }
+  } catch (err) {
+    io.stderr(`agent dev: ${(err as Error).message}\n`)
+    exitCode = 1
+  } finally {
+    await stopAll(nodes)
+    if (opts.keep === true || exitCode !== 0) io.stdout(`Data dirs kept in ${base}\n`)
+    else await rm(base, { recursive: true, force: true })
+  }
+  if (exitCode === 0) io.stdout('All agents stopped.\n')
+  return exitCode
+}

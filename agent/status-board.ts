@@ -1,0 +1,60 @@
+// What `status` reports. The daemon owns the core fields; components add their
+// own (membership checksum, epochs, …) with addField, and move the state through
+// starting → syncing → ready.
+export type AgentState = 'starting' | 'syncing' | 'ready' | 'stopping'
+
+export interface CoreStatus {
+  nodeId: string | null
+  listen: string[]
+  state: AgentState
+  version: string
+  pid: number
+  dataDir: string
+  startedAt: string
+  uptimeMs: number
+}
+
+export class StatusBoard {
+  private state: AgentState = 'starting'
+  private nodeId: string | null = null
+  private listen: () => string[] = () => []
+  private readonly fields = new Map<string, () => unknown>()
+  private readonly startedAtMs: number
+
+  constructor (private readonly base: { version: string, pid: number, dataDir: string, now: () => number }) {
+    this.startedAtMs = base.now()
+  }
+
+  setState (state: AgentState): void { this.state = state }
+  getState (): AgentState { return this.state }
+
+  setNode (nodeId: string, listen: () => string[]): void {
+    this.nodeId = nodeId
+    this.listen = listen
+  }
+
+  /** Adds a field to `status`; `read` is called on every status request. */
+  addField (name: string, read: () => unknown): void {
+    if (name in this.snapshotCore() || this.fields.has(name)) throw new Error(`status field ${name} already exists`)
+    this.fields.set(name, read)
+  }
+
+  private snapshotCore (): CoreStatus {
+    return {
+      nodeId: this.nodeId,
+      listen: this.listen(),
+      state: this.state,
+      version: this.base.version,
+      pid: this.base.pid,
+      dataDir: this.base.dataDir,
+      startedAt: new Date(this.startedAtMs).toISOString(),
+      uptimeMs: this.base.now() - this.startedAtMs
+    }
+  }
+
+  snapshot (): CoreStatus & Record<string, unknown> {
+    const out: CoreStatus & Record<string, unknown> = { ...this.snapshotCore() }
+    for (const [name, read] of this.fields) out[name] = read()
+    return out
+  }
+}
