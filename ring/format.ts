@@ -59,6 +59,9 @@ export const NO_DEVICE = 0xffff
 const MAGIC = 'R1NG'
 const FORMAT_VERSION = 1
 
+/** Typed arrays use the host's byte order. */
+const HOST_ORDER: ByteOrder = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1 ? 'little' : 'big'
+
 const GZIP_FLAGS = { FHCRC: 2, FEXTRA: 4, FNAME: 8, FCOMMENT: 16 } as const
 
 function fail (code: RingFormatErrorCode, message: string): never {
@@ -139,10 +142,9 @@ export function encodeRingPayload (ring: RingData, opts: EncodeRingOptions = {})
   header.copy(out, 10)
   let at = 10 + header.length
   for (const row of ring.rows) {
-    for (let p = 0; p < row.length; p++, at += 2) {
-      if (byteorder === 'little') out.writeUInt16LE(row[p], at)
-      else out.writeUInt16BE(row[p], at)
-    }
+    out.set(new Uint8Array(row.buffer, row.byteOffset, row.byteLength), at)
+    if (byteorder !== HOST_ORDER) out.subarray(at, at + row.byteLength).swap16()
+    at += row.byteLength
   }
   return new Uint8Array(out.buffer, out.byteOffset, out.length)
 }
@@ -321,8 +323,12 @@ export function decodeRingPayload (payload: Uint8Array): DecodedRing {
   let at = 10 + jsonLength
   for (let r = 0; r < rowCount; r++) {
     const len = Math.min(parts, (buf.length - at) / 2)
-    const row = new Uint16Array(len)
-    for (let p = 0; p < len; p++, at += 2) row[p] = byteorder === 'little' ? buf.readUInt16LE(at) : buf.readUInt16BE(at)
+    // Copy into a fresh, aligned buffer; swap in place when the file's order is not the host's.
+    const bytes = new Uint8Array(len * 2)
+    bytes.set(buf.subarray(at, at + len * 2))
+    if (byteorder !== HOST_ORDER) Buffer.from(bytes.buffer).swap16()
+    const row = new Uint16Array(bytes.buffer)
+    at += len * 2
     checkRowDevices(row, r, devs, 'bad-rows')
     rows.push(row)
   }
