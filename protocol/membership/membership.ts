@@ -29,8 +29,8 @@ export interface MembershipOptions {
   readonly now: number
 }
 
-/** Where a claim came from: our own decision, a gossip update, or a push-pull from `peer`. */
-type Origin = { kind: 'local' } | { kind: 'gossip' } | { kind: 'push-pull', peer: string }
+/** Where a claim came from: our own decision (published or quiet), a gossip update, or a push-pull from `peer`. */
+type Origin = { kind: 'local' } | { kind: 'quiet' } | { kind: 'gossip' } | { kind: 'push-pull', peer: string, join: boolean }
 
 interface IncomingClaim {
   readonly id: string
@@ -44,6 +44,8 @@ interface IncomingClaim {
 
 const LOCAL: Origin = { kind: 'local' }
 const GOSSIP: Origin = { kind: 'gossip' }
+/** Our own decision that we do not publish (a suspicion expiring at a non-accuser). */
+const QUIET: Origin = { kind: 'quiet' }
 
 export class Membership {
   readonly id: string
@@ -203,7 +205,9 @@ export class Membership {
       }
     }
     for (const [id, s] of [...this.suspicions]) {
-      if (s.deadline() <= now) this.merge({ id, incarnation: s.incarnation, status: 'dead', from: this.id }, LOCAL, now)
+      // Every node's own timer marks the member dead; only its accusers publish it,
+      // so one failure costs O(k) publishes instead of O(N).
+      if (s.deadline() <= now) this.merge({ id, incarnation: s.incarnation, status: 'dead', from: this.id }, s.accusedBy(this.id) ? LOCAL : QUIET, now)
     }
     this.advanceProbe(now)
     if (now >= this.nextPushPullAt) {
@@ -304,7 +308,7 @@ export class Membership {
   // ------------------------------------------------------------- merging
 
   private onPushPull (from: string, msg: PushPullMessage, now: number): void {
-    const origin: Origin = { kind: 'push-pull', peer: from }
+    const origin: Origin = { kind: 'push-pull', peer: from, join: msg.join }
     for (const e of msg.entries) {
       const status = remoteStatus(e.status, e.id === this.id ? undefined : this.table.get(e.id))
       this.merge({ id: e.id, incarnation: e.incarnation, status, addrs: e.addrs, meta: e.meta, from }, origin, now)
@@ -353,10 +357,10 @@ export class Membership {
       this.nextReapAt = Math.min(this.nextReapAt, now + timeout)
     }
     // Gossip already reached everyone; push-pull news is republished only where
-    // someone must act on it: the peer's own entry (a joiner) and suspicions
-    // (so the accused hears and refutes).
+    // someone must act on it: a joiner's own entry and suspicions (so the
+    // accused hears and refutes).
     const fromPushPull = origin.kind === 'push-pull'
-    if (origin.kind === 'local' || (fromPushPull && (claim.id === origin.peer || claim.status === 'suspect'))) {
+    if (origin.kind === 'local' || (fromPushPull && ((origin.join && claim.id === origin.peer) || claim.status === 'suspect'))) {
       this.outbox.enqueuePublish(toGossip(next, origin.kind === 'local' ? this.id : claim.from))
     }
     if (claim.status === 'suspect' && fromPushPull) {

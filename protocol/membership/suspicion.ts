@@ -24,6 +24,11 @@ export class Suspicion {
     return true
   }
 
+  /** True when `id` accused this member itself (first accuser or a counted confirmation). */
+  accusedBy (id: string): boolean {
+    return id === this.firstAccuser || this.confirmers.has(id)
+  }
+
   confirmations (): number {
     return this.confirmers.size
   }
