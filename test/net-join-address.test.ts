@@ -1,0 +1,103 @@
+import '../agent/polyfill.js'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { multiaddr } from '@multiformats/multiaddr'
+import { backoffDelay, dialSeed, parseJoinAddress } from '../agent/net/join-address.js'
+import { DialSeedError, JoinAddressError } from '../agent/net/errors.js'
+import { startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
+
+const ID = '12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf'
+
+const good: Array<[string, string, string?]> = [
+  ['10.0.0.5', '/ip4/10.0.0.5/tcp/7950'],
+  ['10.0.0.5:8000', '/ip4/10.0.0.5/tcp/8000'],
+  ['  10.0.0.5:8000 ', '/ip4/10.0.0.5/tcp/8000'],
+  ['node-a.example.org', '/dns/node-a.example.org/tcp/7950'],
+  ['node-a.example.org.:1', '/dns/node-a.example.org/tcp/1'],
+  ['localhost:65535', '/dns/localhost/tcp/65535'],
+  ['[::1]:7000', '/ip6/::1/tcp/7000'],
+  ['[fe80::1]', '/ip6/fe80::1/tcp/7950'],
+  ['2001:db8::7', '/ip6/2001:db8::7/tcp/7950'],
+  [`10.0.0.5:8000/p2p/${ID}`, `/ip4/10.0.0.5/tcp/8000/p2p/${ID}`, ID],
+  ['/ip4/127.0.0.1/tcp/4001', '/ip4/127.0.0.1/tcp/4001'],
+  [`/ip4/127.0.0.1/tcp/4001/p2p/${ID}`, `/ip4/127.0.0.1/tcp/4001/p2p/${ID}`, ID],
+  ['/ip6/::1', '/ip6/::1/tcp/7950'],
+  ['/dns4/seed.example/tcp/9', '/dns4/seed.example/tcp/9'],
+  [`/dns/seed.example/p2p/${ID}`, `/dns/seed.example/tcp/7950/p2p/${ID}`, ID],
+  ['/memory/abc-123', '/memory/abc-123']
+]
+
+const bad: Array<[string, string]> = [
+  ['', 'empty'],
+  ['   ', 'empty'],
+  ['10.0.0.5:0', 'bad-port'],
+  ['10.0.0.5:70000', 'bad-port'],
+  ['10.0.0.5:http', 'bad-port'],
+  ['10.0.0.5:', 'bad-port'],
+  ['[::1]x', 'bad-port'],
+  ['[::1', 'bad-host'],
+  ['[nothex]:1', 'bad-host'],
+  ['999.1.1.1', 'bad-host'],
+  ['-bad-.example', 'bad-host'],
+  ['a b', 'bad-host'],
+  ['fe80::1:7000x', 'bad-host'],
+  ['host/path', 'bad-host'],
+  ['/ip4/999.0.0.1/tcp/1', 'bad-multiaddr'],
+  ['/tcp/1', 'bad-multiaddr'],
+  ['/ip4/1.2.3.4/udp/1', 'bad-multiaddr'],
+  [`/ip4/1.2.3.4/p2p/${ID}/tcp/1`, 'bad-multiaddr'],
+  ['10.0.0.5/p2p/notapeer', 'bad-peer-id']
+]
+
+test('parse table: accepted forms', () => {
+  for (const [input, want, peer] of good) {
+    const t = parseJoinAddress(input)
+    assert.is(t.multiaddr.toString(), want, input)
+    assert.is(t.peerId, peer, input)
+  }
+})
+
+test('parse table: refused forms name the problem', () => {
+  for (const [input, code] of bad) {
+    try {
+      parseJoinAddress(input)
+      assert.unreachable(`accepted ${JSON.stringify(input)}`)
+    } catch (err) {
+      assert.instance(err, JoinAddressError, `${input}: ${String(err)}`)
+      assert.is((err as JoinAddressError).code, code, `${JSON.stringify(input)}: ${(err as Error).message}`)
+      assert.match((err as Error).message, 'join address')
+    }
+  }
+})
+
+test('backoff doubles, is capped, and is jittered by the injected source', () => {
+  const opts = { backoffMs: 100, maxBackoffMs: 1000, random: () => 1 - Number.EPSILON }
+  assert.equal([1, 2, 3, 4, 5, 6].map(a => backoffDelay(a, opts)), [100, 200, 400, 800, 1000, 1000])
+  assert.is(backoffDelay(3, { ...opts, random: () => 0 }), 200)
+})
+
+test('dialSeed retries with backoff, then fails with a typed error; succeeds against a live seed', async () => {
+  const [a, b] = await startLocalNodes(2, 'memory')
+  try {
+    const slept: number[] = []
+    const failed: number[] = []
+    const target = { multiaddr: multiaddr('/memory/nobody-listens-here') }
+    try {
+      await dialSeed(a, target, { retries: 3, backoffMs: 100, random: () => 0.5, sleep: async (ms) => { slept.push(ms) }, onAttemptFailed: (n) => failed.push(n) })
+      assert.unreachable('should fail')
+    } catch (err) {
+      assert.instance(err, DialSeedError)
+      assert.is((err as DialSeedError).code, 'seed-unreachable')
+      assert.is((err as DialSeedError).attempts, 4)
+    }
+    assert.equal(slept, [75, 150, 300])
+    assert.equal(failed, [1, 2, 3, 4])
+    const ac = new AbortController()
+    ac.abort()
+    await dialSeed(a, target, { signal: ac.signal }).then(() => assert.unreachable('aborted'), (err: unknown) => assert.is((err as DialSeedError).code, 'aborted'))
+    const conn = await dialSeed(a, b.getMultiaddrs()[0].toString(), { retries: 0 })
+    assert.is(conn.remotePeer.toString(), b.peerId.toString())
+  } finally { await stopNodes([a, b]) }
+})
+
+test.run()
