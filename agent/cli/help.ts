@@ -21,6 +21,7 @@ export function helpCommand (all: () => Subcommand[]): Subcommand {
     summary: 'Show this overview, or help for one command',
     usage: 'Usage: agent help [COMMAND]\n',
     async run (argv: string[], io: Io): Promise<number> {
+      if (argv.includes('--help') || argv.includes('-h')) { io.stdout(cmd.usage); return EXIT.ok }
       const name = argv.find(a => !a.startsWith('-'))
       if (name === undefined) { io.stdout(overview(all())); return EXIT.ok }
       const target = all().find(c => c.name === name)

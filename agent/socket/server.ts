@@ -198,6 +198,7 @@ export class StatusSocketServer {
       const request = parseRequest(line)
       cmd = request.cmd
       const { command, args } = this.opts.registry.resolve(request.cmd, request.args)
+      this.opts.log.debug('socket request', { cmd })
       if (command.stream === true) {
         await command.handler(args, { signal, emit: event => { send({ ok: true, event }) } })
         sendSafely({ ok: true, end: true })
