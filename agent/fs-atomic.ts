@@ -57,9 +57,10 @@ export async function writeFileAtomic (path: string, data: Uint8Array | string, 
 
 /**
  * Removes temp files left in `dir` by a crashed writer. `active` names temp files a
- * live writer in this process still owns. Returns the names removed.
+ * live writer in this process still owns; `match` narrows which temp names are ours
+ * (a shared directory such as /etc/swift). Returns the names removed.
  */
-export async function cleanTempFiles (dir: string, active: ReadonlySet<string> = new Set()): Promise<string[]> {
+export async function cleanTempFiles (dir: string, active: ReadonlySet<string> = new Set(), match: (name: string) => boolean = isTempName): Promise<string[]> {
   const removed: string[] = []
   let names: string[]
   try {
@@ -69,7 +70,7 @@ export async function cleanTempFiles (dir: string, active: ReadonlySet<string> =
     throw err
   }
   for (const name of names) {
-    if (!isTempName(name) || active.has(name)) continue
+    if (!isTempName(name) || !match(name) || active.has(name)) continue
     try {
       await unlink(join(dir, name))
       removed.push(name)
