@@ -1,0 +1,105 @@
+import '../agent/polyfill.js'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { planSampling, PeerSampler, type SampleMember, type SamplingInput } from '../agent/net/peer-sampler.js'
+import { startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
+
+function seeded (seed: number): () => number {
+  let s = seed >>> 0
+  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32 }
+}
+
+const members = (n: number): SampleMember[] => Array.from({ length: n }, (_, i) => ({ id: `p${String(i).padStart(2, '0')}`, addrs: [`/memory/p${i}`] }))
+
+const base = (over: Partial<SamplingInput>): SamplingInput => ({
+  self: 'p00', connected: [], dialing: [], ours: [], candidates: members(30), min: 6, max: 10, maxConcurrentDials: 10, rotate: false, random: seeded(1), ...over
+})
+
+test('dials up to min, never itself, never twice, skips members without addresses or in backoff', () => {
+  for (let seed = 1; seed <= 50; seed++) {
+    const cands = [...members(30), { id: 'p05', addrs: ['/memory/dup'] }, { id: 'p40', addrs: [] }]
+    const plan = planSampling(base({ connected: ['p01', 'p01'], dialing: ['p02'], candidates: cands, avoid: new Set(['p03']), random: seeded(seed) }))
+    const ids = plan.dial.map(m => m.id)
+    assert.is(ids.length, 6 - 2, `seed ${seed}`)
+    assert.is(new Set(ids).size, ids.length)
+    for (const bad of ['p00', 'p01', 'p02', 'p03', 'p40']) assert.not.ok(ids.includes(bad), `${bad} dialled (seed ${seed})`)
+    assert.equal(plan.close, [])
+  }
+})
+
+test('dial count respects the concurrent dial limit and the candidates available', () => {
+  assert.is(planSampling(base({ maxConcurrentDials: 3, dialing: ['p01'] })).dial.length, 2)
+  assert.is(planSampling(base({ candidates: members(4) })).dial.length, 3)
+  assert.is(planSampling(base({ candidates: [{ id: 'p00', addrs: ['/memory/x'] }] })).dial.length, 0)
+})
+
+test('the sample is random: different seeds pick different members', () => {
+  const picks = new Set<string>()
+  for (let seed = 1; seed <= 20; seed++) for (const m of planSampling(base({ random: seeded(seed) })).dial) picks.add(m.id)
+  assert.ok(picks.size > 15, `only ${picks.size} distinct members ever picked`)
+})
+
+test('above max only our own connections are closed, down to max', () => {
+  const connected = members(14).slice(1).map(m => m.id) // 13 peers
+  const plan = planSampling(base({ connected, ours: ['p01', 'p02', 'p03', 'p04', 'p05', 'p99'] }))
+  assert.is(plan.close.length, 3)
+  for (const id of plan.close) assert.ok(['p01', 'p02', 'p03', 'p04', 'p05'].includes(id))
+  assert.equal(plan.dial, [])
+  // Inbound-only excess is left alone.
+  assert.equal(planSampling(base({ connected, ours: [] })).close, [])
+})
+
+test('rotation swaps one of ours for a fresh member only when allowed and within bounds', () => {
+  const connected = ['p01', 'p02', 'p03', 'p04', 'p05', 'p06', 'p07']
+  assert.equal(planSampling(base({ connected, ours: ['p01'] })), { dial: [], close: [] })
+  const plan = planSampling(base({ connected, ours: ['p01', 'p02'], rotate: true }))
+  assert.is(plan.dial.length, 1)
+  assert.ok(!connected.includes(plan.dial[0].id) && plan.dial[0].id !== 'p00')
+  assert.is(plan.close.length, 1)
+  assert.ok(['p01', 'p02'].includes(plan.close[0]))
+  assert.equal(planSampling(base({ connected, ours: [], rotate: true })), { dial: [], close: [] })
+})
+
+test('live: 10 nodes joined through one seed reach at least min connections each', async () => {
+  const nodes = await startLocalNodes(10, 'memory')
+  try {
+    const [seed, ...rest] = nodes
+    for (const n of rest) await n.dial(seed.getMultiaddrs()[0])
+    const roster: SampleMember[] = nodes.map(n => ({ id: n.peerId.toString(), addrs: n.getMultiaddrs().map(a => a.toString()) }))
+    const failures: string[] = []
+    const samplers = nodes.map((n, i) => new PeerSampler(n, { members: () => roster, min: 6, max: 10, random: seeded(i + 1), onDialFailed: (id) => failures.push(id) }))
+    const peersOf = (i: number): number => new Set(nodes[i].getConnections().map(c => c.remotePeer.toString())).size
+    const deadline = Date.now() + 8000
+    while (!nodes.every((_, i) => peersOf(i) >= 6)) {
+      assert.ok(Date.now() < deadline, `timed out: ${nodes.map((_, i) => peersOf(i)).join(',')}`)
+      for (const s of samplers) s.tick()
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    assert.equal(failures, [])
+    for (const [i, n] of nodes.entries()) {
+      assert.not.ok(n.getConnections().some(c => c.remotePeer.equals(n.peerId)), 'connected to itself')
+      assert.ok(peersOf(i) <= 9)
+    }
+    samplers.forEach(s => s.stop())
+  } finally { await stopNodes(nodes) }
+})
+
+test('live: a dead member is reported through onDialFailed and not retried at once', async () => {
+  const nodes = await startLocalNodes(2, 'memory')
+  try {
+    const [a, b] = nodes
+    const bInfo = { id: b.peerId.toString(), addrs: b.getMultiaddrs().map(x => x.toString()) }
+    await b.stop()
+    const failures: string[] = []
+    const sampler = new PeerSampler(a, { members: () => [bInfo], min: 1, failureBackoffTicks: 3, dialTimeoutMs: 1000, onDialFailed: (id) => failures.push(id) })
+    assert.is(sampler.tick().dial.length, 1)
+    const deadline = Date.now() + 3000
+    while (failures.length === 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+    assert.equal(failures, [bInfo.id])
+    assert.is(sampler.tick().dial.length, 0, 'in backoff')
+    assert.is(sampler.tick().dial.length, 0, 'in backoff')
+    assert.is(sampler.tick().dial.length, 1, 'backoff over')
+  } finally { await stopNodes(nodes) }
+})
+
+test.run()
