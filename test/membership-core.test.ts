@@ -1,0 +1,318 @@
+// Scenario tests of one or a few membership cores fed by hand: probing, refutation,
+// Lifeguard suspicion and awareness, leave / force-leave, reaping, restarts.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import {
+  createMembership, MembershipError, type GossipMessage, type Membership, type MembershipConfig, type Outgoing, type Ready
+} from '../protocol/membership/index.js'
+import { createPrng } from './sim/prng.js'
+
+function core (id: string, opts: { now?: number, incarnation?: number, config?: Partial<MembershipConfig>, seed?: number } = {}): Membership {
+  return createMembership({
+    self: { id, addrs: [`/memory/${id}`], meta: new Uint8Array([1]) },
+    incarnation: opts.incarnation,
+    config: opts.config,
+    random: createPrng(opts.seed ?? 11),
+    now: opts.now ?? 0
+  })
+}
+
+function alive (id: string, incarnation = 0): GossipMessage {
+  return { type: 'alive', id, incarnation, addrs: [`/memory/${id}`], meta: new Uint8Array([2]), from: id }
+}
+
+/** Ticks `m` at its deadlines up to `until`, collecting everything it emits. */
+function runTo (m: Membership, from: number, until: number): Ready[] {
+  const out: Ready[] = []
+  let now = from
+  for (let i = 0; i < 10_000; i++) {
+    const next = m.nextDeadline()
+    if (next > until) break
+    now = Math.max(now, next)
+    m.tick(now)
+    out.push(m.ready())
+  }
+  return out
+}
+
+const sends = (rs: Ready[]): Outgoing[] => rs.flatMap(r => r.send)
+const publishes = (rs: Ready[]): GossipMessage[] => rs.flatMap(r => r.publish)
+
+test('a new node starts at incarnation 0, asks to persist it and announces itself', () => {
+  const m = core('a')
+  const r = m.ready()
+  assert.equal(r.persist, { incarnation: 0 })
+  assert.equal(r.publish.map(p => [p.type, p.id, p.incarnation]), [['alive', 'a', 0]])
+  assert.equal(r.events.map(e => [e.kind, e.member.id]), [['join', 'a']])
+})
+
+test('restart: the core starts one above the persisted incarnation, so it beats its old dead/left', () => {
+  const m = core('a', { incarnation: 41 })
+  assert.equal(m.ready().persist, { incarnation: 42 })
+  assert.is(m.incarnation(), 42)
+  const peer = core('b')
+  peer.receive('a', alive('a', 41), 0)
+  peer.receive('c', { type: 'left', id: 'a', incarnation: 41, from: 'c' }, 1)
+  assert.is(peer.get('a')?.status, 'left')
+  peer.receive('a', alive('a', 42), 2)
+  assert.is(peer.get('a')?.status, 'alive')
+})
+
+test('refutation: hearing itself suspected (or dead) raises the incarnation, persists, publishes and tells the accuser', () => {
+  const m = core('a', { incarnation: 4 })
+  m.ready()
+  m.receive('b', { type: 'suspect', id: 'a', incarnation: 5, from: 'b' }, 10)
+  let r = m.ready()
+  assert.equal(r.persist, { incarnation: 6 })
+  assert.equal(r.publish.map(p => [p.type, p.incarnation]), [['alive', 6]])
+  assert.equal(r.send.map(s => [s.to, s.msg.type]), [['b', 'alive']])
+  assert.is(m.awarenessScore(), 1)
+  // A stale accusation (already refuted) changes nothing.
+  m.receive('c', { type: 'dead', id: 'a', incarnation: 5, from: 'c' }, 11)
+  r = m.ready()
+  assert.is(r.persist, undefined)
+  assert.equal(r.publish, [])
+  // Someone holding a newer alive for us (lost state file): jump above it.
+  m.receive('c', alive('a', 9), 12)
+  assert.is(m.incarnation(), 10)
+  assert.equal(m.ready().persist, { incarnation: 10 })
+})
+
+test('probe: a direct ack keeps the target alive and lowers awareness', () => {
+  const a = core('a')
+  a.receive('b', alive('b'), 0)
+  a.ready()
+  const rs = runTo(a, 0, 300)
+  const ping = sends(rs).find(s => s.msg.type === 'ping')
+  assert.ok(ping !== undefined)
+  assert.is(ping.to, 'b')
+  assert.equal(ping.addrs, ['/memory/b'])
+  const seq = (ping.msg as { seq: number }).seq
+  a.receive('b', { type: 'ack', seq }, 50)
+  const later = runTo(a, 50, 199)
+  assert.equal(sends(later).filter(s => s.msg.type === 'ping-req'), [])
+  assert.is(a.get('b')?.status, 'alive')
+})
+
+test('probe: silence leads to ping-req, then suspect (published and told to the target), then dead at the min timeout', () => {
+  const a = core('a')
+  a.receive('b', alive('b'), 0)
+  a.receive('h', alive('h'), 0)
+  a.ready()
+  let now = 0
+  let suspectedAt: number | undefined
+  for (let i = 0; i < 200 && suspectedAt === undefined; i++) {
+    now = a.nextDeadline()
+    a.tick(now)
+    const r = a.ready()
+    for (const s of r.send) {
+      // h answers pings and nacks every ping-req (b is gone).
+      if (s.to === 'h' && s.msg.type === 'ping') a.receive('h', { type: 'ack', seq: s.msg.seq }, now)
+      if (s.to === 'h' && s.msg.type === 'ping-req') {
+        assert.is(s.msg.target, 'b')
+        assert.equal(s.msg.targetAddrs, ['/memory/b'])
+        a.receive('h', { type: 'nack', seq: s.msg.seq }, now + 80)
+      }
+    }
+    if (r.publish.some(p => p.type === 'suspect' && p.id === 'b')) {
+      suspectedAt = now
+      assert.ok(r.send.some(s => s.to === 'b' && s.msg.type === 'suspect'), 'the suspect is told directly')
+    }
+  }
+  assert.ok(suspectedAt !== undefined)
+  // The helper nacked, so the failure is not blamed on our own health.
+  assert.is(a.awarenessScore(), 0)
+  const s = a.suspicion('b')
+  assert.ok(s !== undefined)
+  // n = 3 live members, so k = 0 and the timeout is the min: 4 × 1 × 200 ms.
+  assert.is(s.deadline - suspectedAt, 800)
+  const rs = runTo(a, now, suspectedAt + 800)
+  assert.is(a.get('b')?.status, 'dead')
+  assert.ok(publishes(rs).some(p => p.type === 'dead' && p.id === 'b'), 'the accuser publishes dead')
+})
+
+test('awareness: failed probes without nacks raise the score and stretch the probe period', () => {
+  const a = core('a')
+  for (const id of ['b', 'c', 'd']) a.receive(id, alive(id), 0)
+  a.ready()
+  const rs = runTo(a, 0, 5000) // nobody answers anything: our own links look broken
+  assert.ok(a.awarenessScore() >= 3, `score ${a.awarenessScore()}`)
+  const pings = sends(rs).filter(s => s.msg.type === 'ping').length
+  assert.ok(pings < 5000 / 200 / 2, `only ${pings} probes: the period stretched`)
+})
+
+test('suspicion: timeout starts at max and shrinks with distinct confirmations to min', () => {
+  const a = core('a')
+  const others = ['b', 'c', 'd', 'e', 'x']
+  for (const id of others) a.receive(id, alive(id), 0)
+  a.ready()
+  // n = 6 → k = 2, min = 4 × max(1, log10(6)) × 200 = 800, max = 4 × min.
+  const min = 800
+  a.receive('b', { type: 'suspect', id: 'x', incarnation: 0, from: 'b' }, 100)
+  const s0 = a.suspicion('x')
+  assert.ok(s0 !== undefined)
+  assert.is(s0.deadline, 100 + Math.floor(4 * min))
+  a.receive('b', { type: 'suspect', id: 'x', incarnation: 0, from: 'b' }, 110) // the first accuser again
+  a.receive('c', { type: 'suspect', id: 'x', incarnation: 0, from: 'c' }, 120)
+  a.receive('c', { type: 'suspect', id: 'x', incarnation: 0, from: 'c' }, 121) // duplicate
+  const s1 = a.suspicion('x')
+  assert.is(s1?.confirmations, 1)
+  assert.ok((s1?.deadline ?? 0) < s0.deadline)
+  a.receive('d', { type: 'suspect', id: 'x', incarnation: 0, from: 'd' }, 130)
+  assert.is(a.suspicion('x')?.deadline, 100 + min)
+  assert.equal(a.ready().publish, [], 'confirmations heard on gossip are not republished')
+  // A non-accuser marks the member dead at its own deadline but leaves publishing to the accusers.
+  const rs = runTo(a, 130, 100 + min + 1)
+  assert.is(a.get('x')?.status, 'dead')
+  assert.equal(publishes(rs).filter(p => p.type === 'dead'), [])
+  assert.ok(rs.flatMap(r => r.events).some(e => e.kind === 'fail' && e.member.id === 'x'))
+})
+
+test('suspicion: a refutation cancels the timer', () => {
+  const a = core('a')
+  for (const id of ['b', 'x']) a.receive(id, alive(id), 0)
+  a.receive('b', { type: 'suspect', id: 'x', incarnation: 0, from: 'b' }, 10)
+  assert.ok(a.suspicion('x') !== undefined)
+  a.receive('x', alive('x', 1), 20)
+  assert.is(a.suspicion('x'), undefined)
+  // Run well past the old deadline (k = 0: 10 + 800) while x and b answer our probes.
+  for (let now = 20, i = 0; i < 1000 && now < 5000; i++) {
+    now = a.nextDeadline()
+    a.tick(now)
+    for (const o of a.ready().send) if (o.msg.type === 'ping') a.receive(o.to, { type: 'ack', seq: o.msg.seq }, now + 1)
+  }
+  assert.is(a.get('x')?.status, 'alive')
+  assert.is(a.get('x')?.incarnation, 1)
+})
+
+test('ping-req: a helper relays the ack, or nacks at 80% of its probe timeout', () => {
+  const h = core('h')
+  h.ready()
+  h.receive('a', { type: 'ping-req', seq: 7, target: 'x', targetAddrs: ['/memory/x'] }, 0)
+  let r = h.ready()
+  assert.equal(r.send.map(s => [s.to, s.msg.type, s.addrs]), [['x', 'ping', ['/memory/x']]])
+  const seq = (r.send[0].msg as { seq: number }).seq
+  h.receive('x', { type: 'ack', seq }, 5)
+  r = h.ready()
+  assert.equal(r.send.map(s => [s.to, s.msg]), [['a', { type: 'ack', seq: 7 }]])
+  // Silent target: nack at 0.8 × 100 ms.
+  h.receive('a', { type: 'ping-req', seq: 8, target: 'y', targetAddrs: ['/memory/y'] }, 100)
+  h.ready()
+  assert.ok(h.nextDeadline() <= 180)
+  h.tick(180)
+  assert.ok(h.ready().send.some(s => s.to === 'a' && s.msg.type === 'nack' && s.msg.seq === 8))
+})
+
+test('leave: publishes left, then only answers pings; commands are refused', () => {
+  const a = core('a', { incarnation: 2 })
+  a.receive('b', alive('b'), 0)
+  a.ready()
+  a.leave(10)
+  const r = a.ready()
+  assert.equal(r.publish.map(p => [p.type, p.id, p.incarnation]), [['left', 'a', 3]])
+  assert.is(a.nextDeadline(), Infinity)
+  a.receive('b', { type: 'ping', seq: 3 }, 11)
+  a.receive('b', { type: 'suspect', id: 'a', incarnation: 3, from: 'b' }, 12)
+  assert.equal(a.ready().send.map(s => s.msg), [{ type: 'ack', seq: 3 }])
+  assert.throws(() => a.updateSelf({ meta: new Uint8Array([5]) }, 13), (e: unknown) => e instanceof MembershipError && e.code === 'left')
+  const b = core('b')
+  b.receive('a', alive('a', 3), 0)
+  b.ready()
+  b.receive('a', r.publish[0], 20)
+  assert.is(b.get('a')?.status, 'left')
+  assert.ok(b.ready().events.some(e => e.kind === 'leave'))
+})
+
+test('force-leave: refused for alive, suspect, unknown and self; turns dead into left', () => {
+  const a = core('a')
+  for (const id of ['b', 'c', 'd']) a.receive(id, alive(id), 0)
+  a.receive('c', { type: 'suspect', id: 'c', incarnation: 0, from: 'b' }, 1)
+  a.receive('b', { type: 'dead', id: 'd', incarnation: 0, from: 'b' }, 2)
+  a.ready()
+  const code = (fn: () => void): string | undefined => { try { fn(); return undefined } catch (e) { return e instanceof MembershipError ? e.code : 'other' } }
+  assert.is(code(() => a.forceLeave('b', 3)), 'member-alive')
+  assert.is(code(() => a.forceLeave('c', 3)), 'member-alive')
+  assert.is(code(() => a.forceLeave('nobody', 3)), 'unknown-member')
+  assert.is(code(() => a.forceLeave('a', 3)), 'self')
+  assert.is(a.get('b')?.status, 'alive')
+  a.forceLeave('d', 4)
+  assert.is(a.get('d')?.status, 'left')
+  assert.equal(a.ready().publish.map(p => [p.type, p.id, p.incarnation]), [['left', 'd', 0]])
+  // If the node was not really gone, it refutes with a higher incarnation.
+  const d = core('d')
+  d.ready()
+  d.receive('a', { type: 'left', id: 'd', incarnation: 0, from: 'a' }, 5)
+  assert.equal(d.ready().publish.map(p => [p.type, p.incarnation]), [['alive', 1]])
+})
+
+test('reap: dead and left members are forgotten after their timeouts', () => {
+  const a = core('a', { config: { deadReapTimeout: 10_000, leftReapTimeout: 20_000 } })
+  for (const id of ['b', 'c']) a.receive(id, alive(id), 0)
+  a.receive('b', { type: 'dead', id: 'b', incarnation: 0, from: 'c' }, 1000)
+  a.receive('c', { type: 'left', id: 'c', incarnation: 0, from: 'c' }, 2000)
+  a.ready()
+  const rs = runTo(a, 2000, 10_999)
+  assert.is(a.get('b')?.status, 'dead')
+  assert.equal(rs.flatMap(r => r.events).filter(e => e.kind === 'reap'), [])
+  const rs2 = runTo(a, 10_999, 30_000)
+  assert.is(a.get('b'), undefined)
+  assert.is(a.get('c'), undefined)
+  assert.equal(rs2.flatMap(r => r.events).filter(e => e.kind === 'reap').map(e => [e.member.id, e.at]), [['b', 11_000], ['c', 22_000]])
+  assert.equal(a.members().map(m => m.id), ['a'])
+})
+
+test('updateSelf: a meta change raises the incarnation and is published; bad input is refused', () => {
+  const a = core('a')
+  a.ready()
+  a.updateSelf({ meta: new Uint8Array([7, 7]) }, 5)
+  const r = a.ready()
+  assert.equal(r.persist, { incarnation: 1 })
+  assert.equal(r.publish.map(p => p.type === 'alive' ? [...p.meta] : []), [[7, 7]])
+  const b = core('b')
+  b.receive('a', alive('a', 0), 0)
+  b.ready()
+  b.receive('a', r.publish[0], 6)
+  assert.ok(b.ready().events.some(e => e.kind === 'update' && e.member.meta[0] === 7))
+  assert.throws(() => a.updateSelf({ meta: new Uint8Array(2049) }, 7), (e: unknown) => e instanceof MembershipError && e.code === 'invalid-argument')
+  assert.throws(() => a.updateSelf({ addrs: Array.from({ length: 9 }, (_, i) => `/memory/${i}`) }, 7), (e: unknown) => e instanceof MembershipError)
+  assert.is(a.incarnation(), 1)
+  assert.throws(() => core(''), (e: unknown) => e instanceof MembershipError)
+  assert.throws(() => core('a', { incarnation: -1 }), (e: unknown) => e instanceof MembershipError)
+})
+
+test('push-pull: join sends our state; the answer is merged and a remote dead becomes a local suspect', () => {
+  const a = core('a')
+  a.receive('x', alive('x'), 0)
+  a.ready()
+  a.join('s')
+  const req = a.ready().send[0]
+  assert.is(req.to, 's')
+  assert.ok(req.msg.type === 'push-pull' && req.msg.join && !req.msg.reply)
+  const s = core('s')
+  s.ready()
+  s.receive('a', req.msg, 1)
+  const sr = s.ready()
+  // The seed announces the joiner to the mesh, and replies with its (merged) state.
+  assert.ok(sr.publish.some(p => p.type === 'alive' && p.id === 'a'))
+  const reply = sr.send.find(o => o.to === 'a')?.msg
+  assert.ok(reply?.type === 'push-pull' && reply.reply)
+  assert.equal(reply.entries.map(e => e.id).sort(), ['a', 's', 'x'])
+  a.receive('s', { ...reply, entries: [...reply.entries.filter(e => e.id !== 'x'), { ...alive('x'), status: 'dead', addrs: [], meta: new Uint8Array() }] }, 2)
+  assert.is(a.get('s')?.status, 'alive')
+  assert.is(a.get('x')?.status, 'suspect')
+  const r = a.ready()
+  assert.ok(r.publish.some(p => p.type === 'suspect' && p.id === 'x' && p.from === 's'))
+  assert.ok(r.send.some(o => o.to === 'x' && o.msg.type === 'suspect'), 'x is told so it can refute')
+  assert.is(r.publish.some(p => p.type === 'alive' && p.id === 's'), false, 'a reply does not republish the seed')
+})
+
+test('determinism: same seed, same inputs, same outputs', () => {
+  const trace = (): string => {
+    const a = core('a', { seed: 5 })
+    for (const id of ['b', 'c', 'd', 'e']) a.receive(id, alive(id), 0)
+    return JSON.stringify(runTo(a, 0, 3000).map(r => r.send.map(s => [s.to, s.msg.type])))
+  }
+  assert.is(trace(), trace())
+})
+
+test.run()
