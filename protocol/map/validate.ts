@@ -34,18 +34,31 @@ const PEER_ID_CHARS = /^[1-9A-HJ-NP-Za-km-z]{40,128}$/
 const IDENTITY = 0x00
 const SHA2_256 = 0x12
 
+// Base58 decoding costs ~16 µs per id, and every map (up to thousands of ids) is
+// re-validated whenever it is hashed; ids that passed once are remembered. Only a
+// memo of a pure predicate, bounded, so it cannot change any result.
+const goodPeerIds = new Set<string>()
+const GOOD_PEER_ID_MEMO = 50_000
+
 /**
  * A libp2p PeerId in its legacy base58btc spelling ("12D3KooW…" for Ed25519, "Qm…"
  * for RSA): the base58 text must decode to an identity or sha2-256 multihash.
  */
 export function isPeerIdString (s: unknown): s is string {
   if (typeof s !== 'string' || !PEER_ID_CHARS.test(s)) return false
+  if (goodPeerIds.has(s)) return true
+  let ok: boolean
   try {
     const mh = Digest.decode(base58btc.baseDecode(s))
-    return mh.code === IDENTITY || (mh.code === SHA2_256 && mh.digest.length === 32)
+    ok = mh.code === IDENTITY || (mh.code === SHA2_256 && mh.digest.length === 32)
   } catch {
-    return false
+    ok = false
   }
+  if (ok) {
+    if (goodPeerIds.size >= GOOD_PEER_ID_MEMO) goodPeerIds.clear()
+    goodPeerIds.add(s)
+  }
+  return ok
 }
 
 function fail (field: string, why: string): never {
