@@ -29,11 +29,11 @@ function md5 (data: Uint8Array | string): Buffer {
 }
 
 /**
- * Swift's `get_part`: uint32_be(md5(prefix + "/" + account[/container[/object]] + suffix)[0:4]) >> (32 - partPower).
- * Like Swift's hash_path, an empty container/object counts as absent, and an object needs a container.
+ * Swift's `hash_path(account, container, object, raw_digest=True)`: md5(prefix + "/" +
+ * account[/container[/object]] + suffix). Like Swift, an empty container/object counts as
+ * absent, and an object needs a container.
  */
-export function partitionFor (partPower: number, account: string, container: string | undefined, object: string | undefined, hashPath: HashPathConfig): number {
-  if (!Number.isInteger(partPower) || partPower < 0 || partPower > 32) throw new LookupError('bad-path', `partPower must be an integer 0..32, got ${partPower}`)
+export function hashPath (account: string, container: string | undefined, object: string | undefined, config: HashPathConfig): Buffer {
   if (typeof account !== 'string') throw new LookupError('bad-path', 'account must be a string')
   const hasContainer = container !== undefined && container !== ''
   const hasObject = object !== undefined && object !== ''
@@ -41,7 +41,13 @@ export function partitionFor (partPower: number, account: string, container: str
   let path = account
   if (hasContainer) path += '/' + container
   if (hasObject) path += '/' + object
-  const digest = md5(Buffer.from((hashPath.prefix ?? '') + '/' + path + hashPath.suffix, 'utf8'))
+  return md5(Buffer.from((config.prefix ?? '') + '/' + path + config.suffix, 'utf8'))
+}
+
+/** Swift's `get_part`: the first 4 bytes of hashPath as a big-endian uint32, shifted right by 32 − partPower. */
+export function partitionFor (partPower: number, account: string, container: string | undefined, object: string | undefined, config: HashPathConfig): number {
+  if (!Number.isInteger(partPower) || partPower < 0 || partPower > 32) throw new LookupError('bad-path', `partPower must be an integer 0..32, got ${partPower}`)
+  const digest = hashPath(account, container, object, config)
   return partPower === 0 ? 0 : digest.readUInt32BE(0) >>> (32 - partPower)
 }
 
