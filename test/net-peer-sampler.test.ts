@@ -64,7 +64,7 @@ test('live: 10 nodes joined through one seed reach at least min connections each
   const nodes = await startLocalNodes(10, 'memory')
   try {
     const [seed, ...rest] = nodes
-    for (const n of rest) await n.dial(seed.getMultiaddrs()[0])
+    await Promise.all(rest.map(async n => await n.dial(seed.getMultiaddrs()[0])))
     const roster: SampleMember[] = nodes.map(n => ({ id: n.peerId.toString(), addrs: n.getMultiaddrs().map(a => a.toString()) }))
     const failures: string[] = []
     const samplers = nodes.map((n, i) => new PeerSampler(n, { members: () => roster, min: 6, max: 10, random: seeded(i + 1), onDialFailed: (id) => failures.push(id) }))

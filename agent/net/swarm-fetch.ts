@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { fetchRange as defaultFetchRange } from './blob-protocol.js'
-import { SwarmFetchError } from './errors.js'
+import { ProtocolError, SwarmFetchError } from './errors.js'
 import type { StreamNode } from './request-response.js'
 
 /** The writer the blob store hands out; commit() verifies the whole hash. */
@@ -79,6 +79,8 @@ export interface SwarmFetchStats {
   chunksByHolder: Record<string, number>
   /** Holders that served bytes proven wrong; the caller should stop trusting them. */
   corruptHolders: string[]
+  /** `busy` answers (holder at its upload limit); not failures. */
+  busy: number
   /** Holders that failed at least once (timeout, refusal, disconnect). */
   failedHolders: string[]
   ms: number
@@ -110,7 +112,7 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
   const started = now()
   const aborted = (): boolean => opts.signal?.aborted === true
 
-  const stats: SwarmFetchStats = { cid: opts.cid, size: opts.size, chunks, attempts: 0, retries: 0, bytesByHolder: {}, chunksByHolder: {}, corruptHolders: [], failedHolders: [], ms: 0 }
+  const stats: SwarmFetchStats = { cid: opts.cid, size: opts.size, chunks, attempts: 0, retries: 0, bytesByHolder: {}, chunksByHolder: {}, corruptHolders: [], failedHolders: [], busy: 0, ms: 0 }
   const corrupt = new Set<string>()
   const failed = new Set<string>()
   const failures = new Map<string, number>()
@@ -244,6 +246,13 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
           if (aborted()) { fatal ??= new SwarmFetchError('aborted', 'swarm fetch aborted', err); return }
           stats.retries++
           state[chunk] = 'pending'
+          if (err instanceof ProtocolError && err.code === 'busy') {
+            // Alive but saturated: try it again soon, with jitter so waiters spread out.
+            stats.busy++
+            lastProgress = now()
+            cooldownUntil.set(holder.id, now() + 25 + random() * 75)
+            continue
+          }
           if (!failed.has(holder.id)) { failed.add(holder.id); stats.failedHolders.push(holder.id) }
           const n = (failures.get(holder.id) ?? 0) + 1
           failures.set(holder.id, n)
