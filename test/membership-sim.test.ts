@@ -1,0 +1,150 @@
+// Simulated clusters on a virtual clock: join, failure detection, loss, partitions,
+// pauses and restarts. Every message round-trips through the wire codec.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Simulation } from './sim/simulator.js'
+
+const name = (i: number): string => `node-${String(i).padStart(3, '0')}`
+
+/** n nodes joining through node-000, one every `gap` ms of virtual time. */
+function cluster (n: number, seed: number, opts: Partial<ConstructorParameters<typeof Simulation>[0]> = {}, gap = 10): Simulation {
+  const sim = new Simulation({ seed, ...opts })
+  sim.addNode(name(0))
+  for (let i = 1; i < n; i++) {
+    sim.run(gap)
+    sim.addNode(name(i), name(0))
+  }
+  return sim
+}
+
+function quantiles (xs: number[]): { min: number, p50: number, max: number } {
+  const s = [...xs].sort((a, b) => a - b)
+  return { min: Math.round(s[0]), p50: Math.round(s[Math.floor(s.length / 2)]), max: Math.round(s[s.length - 1]) }
+}
+
+test('50 nodes joining through one seed converge within 1 s and agree on the checksum', () => {
+  const sim = cluster(50, 1)
+  const t = sim.runUntil(() => sim.allSeeAllAlive() && sim.checksumsAgree(), 5000)
+  console.log(`  join: 50 nodes see all alive ${t} ms (virtual) after the last join`)
+  assert.ok(t !== undefined && t <= 1000, `converged after ${t}`)
+  for (const n of sim.running()) assert.is(n.core.members().length, 50)
+})
+
+test('crash one of 50: every survivor marks it dead within 3 s, nobody else is suspected', () => {
+  const sim = cluster(50, 2)
+  sim.run(3000)
+  assert.ok(sim.allSeeAllAlive())
+  const victim = name(17)
+  const failedAt = new Map<string, number>()
+  const wrong: string[] = []
+  sim.onEvent = (node, e) => {
+    if (e.kind === 'fail' && e.member.id === victim) failedAt.set(node, sim.now)
+    if ((e.kind === 'suspect' || e.kind === 'fail') && e.member.id !== victim) wrong.push(`${node}:${e.kind}:${e.member.id}`)
+  }
+  const start = sim.now
+  sim.crash(victim)
+  const t = sim.runUntil(() => sim.running().every(n => n.core.get(victim)?.status === 'dead'), 10_000)
+  const q = quantiles([...failedAt.values()].map(x => x - start))
+  console.log(`  kill: 49 survivors marked it dead after ${JSON.stringify(q)} ms (virtual)`)
+  assert.ok(t !== undefined && t <= 3000, `all marked dead after ${t}`)
+  assert.is(failedAt.size, 49)
+  assert.equal(wrong, [])
+  // One failure costs a bounded number of publishes (accusers only), not one per node.
+  const deadPublishes = sim.stats.byType.dead ?? 0
+  assert.ok(deadPublishes <= 4, `${deadPublishes} dead publishes`)
+})
+
+test('10% packet loss on probes: no false positives over 2 virtual minutes', () => {
+  const sim = cluster(20, 3, { network: { loss: 0.1, gossipJitter: 100 } })
+  sim.run(2000)
+  let failures = 0
+  let suspicions = 0
+  sim.onEvent = (_node, e) => {
+    if (e.kind === 'fail') failures++
+    if (e.kind === 'suspect') suspicions++
+  }
+  sim.run(120_000)
+  console.log(`  loss: ${suspicions} suspicions raised and refuted, ${failures} failures, ${sim.stats.directLost} messages lost`)
+  assert.is(failures, 0)
+  assert.ok(sim.allSeeAllAlive())
+  assert.ok(sim.checksumsAgree())
+})
+
+test('indirect probes: a broken link between two nodes never raises a suspicion', () => {
+  const sim = cluster(8, 4)
+  sim.run(1000)
+  sim.net.blockLink(name(1), name(2))
+  let suspicions = 0
+  sim.onEvent = (_node, e) => { if (e.kind === 'suspect' || e.kind === 'fail') suspicions++ }
+  const pingReqsBefore = sim.stats.byType['ping-req'] ?? 0
+  sim.run(30_000)
+  assert.is(suspicions, 0)
+  assert.ok((sim.stats.byType['ping-req'] ?? 0) > pingReqsBefore, 'helpers were used')
+  assert.ok(sim.allSeeAllAlive())
+})
+
+test('partition longer than the suspicion timeout heals into one view', () => {
+  const sim = cluster(12, 5)
+  sim.run(2000)
+  const left = Array.from({ length: 6 }, (_, i) => name(i))
+  const right = Array.from({ length: 6 }, (_, i) => name(i + 6))
+  sim.partition([left, right])
+  sim.run(20_000)
+  assert.is(sim.core(name(0)).get(name(7))?.status, 'dead')
+  assert.is(sim.core(name(7)).get(name(0))?.status, 'dead')
+  assert.is(sim.core(name(0)).counts().alive, 6)
+  sim.heal()
+  const t = sim.runUntil(() => sim.allSeeAllAlive() && sim.checksumsAgree(), 30_000, 50)
+  console.log(`  partition: one view ${t} ms (virtual) after healing`)
+  assert.ok(t !== undefined, 'healed')
+})
+
+test('pauses: a short stall is tolerated, a long one is detected and refuted on resume', () => {
+  const sim = cluster(10, 6)
+  sim.run(2000)
+  let failures = 0
+  sim.onEvent = (_node, e) => { if (e.kind === 'fail') failures++ }
+  sim.pause(name(3))
+  sim.run(400)
+  sim.resume(name(3))
+  sim.run(5000)
+  assert.is(failures, 0)
+  assert.ok(sim.allSeeAllAlive())
+  const before = sim.core(name(3)).incarnation()
+  sim.pause(name(3))
+  sim.run(10_000)
+  assert.is(sim.core(name(0)).get(name(3))?.status, 'dead')
+  sim.resume(name(3))
+  const t = sim.runUntil(() => sim.allSeeAllAlive(), 10_000)
+  assert.ok(t !== undefined)
+  assert.ok(sim.core(name(3)).incarnation() > before)
+})
+
+test('restart: a crashed node comes back with its persisted incarnation + 1 and is alive everywhere', () => {
+  const sim = cluster(10, 7)
+  sim.run(2000)
+  const n = name(4)
+  sim.core(n).updateSelf({ meta: new Uint8Array([4, 4]) }, sim.now) // raise it above 0 first
+  sim.run(500)
+  const persisted = sim.node(n).persisted
+  assert.is(persisted, 1)
+  sim.crash(n)
+  sim.runUntil(() => sim.running().every(x => x.core.get(n)?.status === 'dead'), 10_000)
+  sim.restart(n, name(0))
+  assert.is(sim.core(n).incarnation(), 2)
+  const t = sim.runUntil(() => sim.allSeeAllAlive() && sim.checksumsAgree(), 5_000)
+  assert.ok(t !== undefined)
+  for (const x of sim.running()) assert.is(x.core.get(n)?.incarnation, 2)
+})
+
+test('same seed, same run: the simulator is deterministic', () => {
+  const run = (): string => {
+    const sim = cluster(10, 8, { network: { loss: 0.05 } })
+    sim.crash(name(5))
+    sim.run(5000)
+    return JSON.stringify([sim.now, sim.stats, sim.running().map(n => n.core.checksum())])
+  }
+  assert.is(run(), run())
+})
+
+test.run()
