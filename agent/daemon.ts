@@ -6,6 +6,7 @@
 import type { AgentConfig } from './config.js'
 import type { Logger } from './log.js'
 import { openDataDir, type DataDirPaths } from './data-dir.js'
+import { cleanTempFiles } from './fs-atomic.js'
 import { acquireLock, type Lock } from './lock.js'
 import { loadOrCreateIdentity, type Identity } from './identity.js'
 import { createNode as defaultCreateNode, type CreateNodeOptions, type RingleaderNode } from './net/create-node.js'
@@ -69,6 +70,9 @@ export async function startDaemon (opts: DaemonOptions): Promise<RunningDaemon> 
     const { lock, replacedStale } = await acquireLock(paths.lock)
     undo.push({ what: 'lock', run: async () => { await (lock as Lock).release() } })
     if (replacedStale !== undefined) log.warn('replaced a stale lock', { path: paths.lock, reason: replacedStale })
+    // Only the lock holder may clean up: temp files left by a crashed predecessor.
+    const removedTemp = await cleanTempFiles(paths.root)
+    if (removedTemp.length > 0) log.warn('removed temp files left by a crash', { files: removedTemp })
 
     const status = new StatusBoard({ version: VERSION, pid: process.pid, dataDir: paths.root, now: opts.now ?? Date.now })
     const registry = new CommandRegistry()

@@ -1,10 +1,7 @@
 // The data directory: where the identity, the lock and the status socket live.
-// Also the one crash-safe way this agent writes a small file: temp file in the
-// same directory, fsync, rename over the target, fsync the directory, so a
-// kill -9 leaves either the old file or the new one, never half of either.
-import { mkdir, open, rename, rm, stat, chmod } from 'node:fs/promises'
-import { join, dirname, basename } from 'node:path'
-import { randomBytes } from 'node:crypto'
+// Files in it are written with ./fs-atomic.ts (temp file, fsync, rename, dir fsync).
+import { mkdir, stat, chmod } from 'node:fs/promises'
+import { join } from 'node:path'
 
 export const SOCKET_NAME = 'agent.sock'
 export const LOCK_NAME = 'agent.lock'
@@ -55,33 +52,6 @@ export async function openDataDir (root: string): Promise<DataDirPaths> {
   const info = await stat(root)
   if (!info.isDirectory()) throw new DataDirError(`data dir ${root} is not a directory`)
   return paths
-}
-
-async function fsyncDir (dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try { await handle.sync() } finally { await handle.close() }
-}
-
-/** Writes `data` to `path` atomically and durably, with the given file mode. */
-export async function writeFileAtomic (path: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
-  const dir = dirname(path)
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-  const handle = await open(temp, 'wx', mode)
-  try {
-    try {
-      await handle.writeFile(data)
-      // The umask may have narrowed the mode at creation; set it exactly.
-      await handle.chmod(mode)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temp, path)
-  } catch (err) {
-    await rm(temp, { force: true })
-    throw err
-  }
-  await fsyncDir(dir)
 }
 
 /** chmod that ignores a file vanishing underneath (best effort hardening). */

@@ -6,7 +6,8 @@ import { readFile, stat } from 'node:fs/promises'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { tightenMode, writeFileAtomic } from './data-dir.js'
+import { tightenMode } from './data-dir.js'
+import { writeFileAtomic } from './fs-atomic.js'
 
 export class IdentityError extends Error {
   readonly code = 'ERR_IDENTITY'
@@ -34,7 +35,7 @@ export async function loadOrCreateIdentity (path: string): Promise<Identity> {
       throw new IdentityError(`cannot read identity ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
     }
     const privateKey = await generateKeyPair('Ed25519')
-    await writeFileAtomic(path, privateKeyToProtobuf(privateKey), 0o600)
+    await writeFileAtomic(path, privateKeyToProtobuf(privateKey), { mode: 0o600 })
     return { privateKey, peerId: peerIdFromPrivateKey(privateKey), created: true }
   }
 

@@ -4,7 +4,6 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync, utimesSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { acquireLock, LockHeldError, readProcessStart } from '../agent/lock.js'
-import { writeFileAtomic } from '../agent/data-dir.js'
 import { makeTempDir, cleanupAgents } from './helpers/agent-process.js'
 
 test.after(async () => { await cleanupAgents() })
@@ -76,17 +75,6 @@ test('release does not remove a lock that someone else now holds', async () => {
   writeFileSync(path, JSON.stringify({ pid: 1, boot: null, start: null, since: 'other' }))
   await lock.release()
   assert.ok(existsSync(path))
-})
-
-test('writeFileAtomic replaces content whole, sets the mode and leaves no temp files', async () => {
-  const dir = await makeTempDir()
-  const path = join(dir, 'f')
-  await writeFileAtomic(path, 'one', 0o640)
-  await writeFileAtomic(path, 'two', 0o600)
-  assert.is(readFileSync(path, 'utf8'), 'two')
-  assert.is(statSync(path).mode & 0o777, 0o600)
-  const { readdirSync } = await import('node:fs')
-  assert.equal(readdirSync(dir), ['f'])
 })
 
 test.run()
