@@ -196,7 +196,9 @@ export class BlobStore {
     if (expectedCid !== undefined && cid !== expectedCid) {
       throw new BlobError('BLOB_HASH_MISMATCH', `bytes hash to ${cid}, expected ${expectedCid}`)
     }
-    if (await this.has(cid)) return cid
+    // Already there with the right size: keep it (open() and get() catch rot). A wrong
+    // size means a damaged copy, which the atomic write below replaces.
+    if (await this.has(cid) && await this.size(cid).catch(() => -1) === bytes.byteLength) return cid
     await writeFileAtomic(join(this.dir, cid), bytes, { mode: 0o644 })
     return cid
   }
@@ -420,10 +422,14 @@ export class PartialBlob {
    */
   async commit (): Promise<string> {
     if (this.closed) throw new BlobError('BLOB_CLOSED', `partial ${this.cid} is already committed or aborted`)
+    // Closed first, so no write can start while the file is being hashed.
+    this.closed = true
     await Promise.allSettled([...this.inflight])
     const gaps = this.missing()
-    if (gaps.length > 0) throw new BlobError('BLOB_INCOMPLETE', `blob ${this.cid}: ${gaps.length} range(s) missing, first at ${gaps[0][0]}`)
-    this.closed = true
+    if (gaps.length > 0) {
+      this.closed = false
+      throw new BlobError('BLOB_INCOMPLETE', `blob ${this.cid}: ${gaps.length} range(s) missing, first at ${gaps[0][0]}`)
+    }
     let ok = false
     try {
       await this.fh.sync()

@@ -110,7 +110,7 @@ export async function runHook (cmd: string, env: HookEnv, timeoutMs: number, opt
       exit = { code, signal, ms: performance.now() - started }
       // After a timeout, make sure nothing of the group survives the shell.
       if (timedOut && child.pid !== undefined) killGroup(child.pid, 'SIGKILL')
-      setTimeout(done, PIPE_DRAIN_MS).unref()
+      setTimeout(done, PIPE_DRAIN_MS)
     })
     // 'close' comes once the pipes are drained too: the normal way to finish.
     child.on('close', done)

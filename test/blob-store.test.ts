@@ -125,6 +125,16 @@ test('get() re-verifies: a blob that rots after open is removed and reported', a
   assert.not.ok(await store.has(cid))
 })
 
+test('put repairs a damaged copy of the same blob', async () => {
+  const dir = await freshDir()
+  const store = await BlobStore.open(dir)
+  const bytes = Buffer.from('the full content of a blob')
+  const cid = await store.put(bytes)
+  await writeFile(join(dir, 'blobs', cid), bytes.subarray(0, 5)) // truncated by a bad disk
+  assert.is(await store.put(bytes), cid)
+  assert.ok(Buffer.from(await store.get(cid)).equals(bytes))
+})
+
 test('gc keeps the last K retained epochs and the keep set, removes the rest and stale temps', async () => {
   const dir = await freshDir()
   const store = await BlobStore.open(dir, { keepEpochs: 2 })
