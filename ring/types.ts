@@ -76,8 +76,14 @@ export interface BuilderState {
   rows: Uint16Array[]
   /** Hours since each partition last moved, saturating at 255 (Swift's _last_part_moves). */
   lastMoveHours: Uint8Array
-  /** Unix ms of the rebalance that produced this state; ages are advanced from it. */
+  /** Unix ms of the rebalance that produced this state. */
   rebalancedAt: number
+  /**
+   * Unix ms up to which lastMoveHours are counted. Ages advance in whole hours from
+   * here and this moves by the same whole hours, so frequent rebalances do not lose
+   * the fractions of an hour between them.
+   */
+  agedAt: number
 }
 
 export interface RebalanceInput {

@@ -1,0 +1,328 @@
+// The placement engine. It works on the replica rows in place and makes two passes
+// over the partitions, in a seeded random order:
+//
+// 1. Repair: empty slots and slots of removed devices are (re)filled; a partition
+//    that holds two replicas on one device, or more replicas in a tier node than the
+//    plan's max, gives one replica up, which is re-placed at once. A new home is found
+//    by walking the tier tree from the root, at each level taking the eligible child
+//    that is furthest below its target (relative to it), where eligible means the
+//    partition would not exceed the child's max.
+// 2. Balance: while some device is below target, a partition with a replica on a device
+//    above target moves that replica straight to an eligible device below target.
+//    Every such move lowers one surplus and one deficit, so movement equals the
+//    imbalance the new targets create, which is the least any builder can do.
+//
+// Rules that hold throughout: a device holds at most one replica of a partition; a
+// partition whose min_part_hours have not passed keeps its replicas (unless their
+// device is gone); and once a replica that held data moves, the partition is locked for
+// the rest of the rebalance (one replica in flight per partition). Filling a slot that
+// held nothing moves no data, so it does not lock.
+import { RingBuildError } from './errors.js'
+import type { Prng } from './builder-prng.js'
+import { LEVELS, LEVEL_DEVICE, LEVEL_REGION, LEVEL_IP, ROOT, type TierTree } from './placement-tree.js'
+
+export const NO_DEVICE = 0xffff
+
+const MODE_FILL = 0 // any eligible device, furthest below target first
+const MODE_FILL_ANY_TIER = 1 // as MODE_FILL but ignoring tier maxima (last resort)
+const MODE_BALANCE = 2 // only devices below target
+
+/** Balance passes to try at most; later passes only run while the previous one moved something. */
+const BALANCE_PASSES = 3
+
+export interface AssignInput {
+  tree: TierTree
+  max: Int32Array
+  target: Int32Array
+  /** Working rows, changed in place; same shape as the result. */
+  rows: Uint16Array[]
+  /** The rows before this rebalance, resized to the same shape (NO_DEVICE where there was no slot). */
+  previous: Uint16Array[]
+  parts: number
+  /** Per partition: 1 if min_part_hours allow moving it. */
+  movable: Uint8Array
+  rng: Prng
+}
+
+export class Placer {
+  private readonly tree: TierTree
+  private readonly max: Int32Array
+  private readonly target: Int32Array
+  private readonly rows: Uint16Array[]
+  private readonly previous: Uint16Array[]
+  private readonly parts: number
+  private readonly movable: Uint8Array
+  private readonly rng: Prng
+  private readonly nRows: number
+  private readonly rowLength: Int32Array
+  readonly count: Int32Array
+  /** Sum over the leaves under a node of max(0, target - count). */
+  readonly deficit: Int32Array
+  private readonly inverseTarget: Float64Array
+  private readonly failed: Uint32Array
+  private stamp = 0
+  /** Leaf of each row's replica of the loaded partition: -1 empty, -2 no slot in that row. */
+  private readonly pLeaf: Int32Array
+  /** Rows of the loaded partition already tried as donors. */
+  private readonly triedRow: Uint8Array
+  readonly locked: Uint8Array
+
+  constructor (input: AssignInput) {
+    this.tree = input.tree
+    this.max = input.max
+    this.target = input.target
+    this.rows = input.rows
+    this.previous = input.previous
+    this.parts = input.parts
+    this.movable = input.movable
+    this.rng = input.rng
+    this.nRows = input.rows.length
+    this.rowLength = Int32Array.from(input.rows, row => row.length)
+    const n = this.tree.nodeCount
+    this.count = new Int32Array(n)
+    this.deficit = new Int32Array(n)
+    this.inverseTarget = new Float64Array(n)
+    for (let i = 0; i < n; i++) this.inverseTarget[i] = 1 / Math.max(1, this.target[i])
+    this.failed = new Uint32Array(n)
+    this.pLeaf = new Int32Array(this.nRows)
+    this.triedRow = new Uint8Array(this.nRows)
+    this.locked = new Uint8Array(this.parts)
+    this.countCurrent()
+  }
+
+  private countCurrent (): void {
+    const { leafOfDev, ancestor, level } = this.tree
+    const leafCount = new Int32Array(this.tree.nodeCount)
+    for (const row of this.rows) {
+      for (let p = 0; p < row.length; p++) {
+        const dev = row[p]
+        if (dev < leafOfDev.length && leafOfDev[dev] >= 0) leafCount[leafOfDev[dev]]++
+      }
+    }
+    for (let leaf = 0; leaf < this.tree.nodeCount; leaf++) {
+      if (level[leaf] !== LEVEL_DEVICE) continue
+      const c = leafCount[leaf]
+      const d = Math.max(0, this.target[leaf] - c)
+      for (let l = 0; l < LEVELS; l++) {
+        const a = ancestor[leaf * LEVELS + l]
+        this.count[a] += c
+        this.deficit[a] += d
+      }
+    }
+  }
+
+  private addCount (leaf: number, delta: number): void {
+    const t = this.target[leaf]
+    const before = this.count[leaf]
+    const dDeficit = Math.max(0, t - before - delta) - Math.max(0, t - before)
+    const base = leaf * LEVELS
+    for (let l = 0; l < LEVELS; l++) {
+      const a = this.tree.ancestor[base + l]
+      this.count[a] += delta
+      this.deficit[a] += dDeficit
+    }
+  }
+
+  private load (p: number): void {
+    const { leafOfDev } = this.tree
+    for (let r = 0; r < this.nRows; r++) {
+      if (p >= this.rowLength[r]) { this.pLeaf[r] = -2; continue }
+      const dev = this.rows[r][p]
+      this.pLeaf[r] = dev < leafOfDev.length ? leafOfDev[dev] : -1
+    }
+  }
+
+  /** Replicas of the loaded partition under `node` (at `level`), not counting row `skipRow`. */
+  private countUnder (node: number, level: number, skipRow: number): number {
+    let c = 0
+    const { ancestor } = this.tree
+    for (let r = 0; r < this.nRows; r++) {
+      const l = this.pLeaf[r]
+      if (l >= 0 && r !== skipRow && ancestor[l * LEVELS + level] === node) c++
+    }
+    return c
+  }
+
+  /**
+   * Walks down from the root to the best eligible leaf for the loaded partition, or -1.
+   * A subtree that turns out to hold no eligible leaf is marked failed (for this stamp)
+   * and the walk resumes at its parent.
+   */
+  private pick (mode: number, skipRow: number): number {
+    const { cap, ancestor, firstChild, childCount, level, parent } = this.tree
+    const { failed, deficit, target, count, inverseTarget, max, pLeaf, nRows, rng } = this
+    const stamp = this.stamp
+    const balancing = mode === MODE_BALANCE
+    let node = ROOT
+    for (;;) {
+      const first = firstChild[node]
+      const n = childCount[node]
+      const end = first + n
+      const childLevel = level[node] + 1
+      const tierLimited = mode !== MODE_FILL_ANY_TIER || childLevel === LEVEL_DEVICE
+      // When filling, the first eligible child at least as needy as its parent will do:
+      // one exists among the unblocked ones (the parent's need is their target-weighted
+      // mean), a child only ever gets one replica past its parent's fill, and most walks
+      // look at two or three children per level instead of all. Balancing scans them all.
+      const goodEnough = balancing ? Infinity : (target[node] - count[node]) * inverseTarget[node] - 1e-12
+      let best = -1
+      let bestKey = -Infinity
+      // A random starting child breaks ties between equally needy children.
+      let c = first + rng.below(n)
+      for (let k = 0; k < n; k++, c++) {
+        if (c === end) c = first
+        if (failed[c] === stamp || cap[c] === 0) continue
+        let key: number
+        if (balancing) {
+          if (deficit[c] <= 0) continue
+          key = deficit[c] * inverseTarget[c]
+        } else {
+          key = (target[c] - count[c]) * inverseTarget[c]
+        }
+        if (key <= bestKey) continue
+        if (tierLimited) {
+          // Replicas of the partition already under c (its max is 1 at device level).
+          let under = 0
+          for (let r = 0; r < nRows; r++) {
+            const l = pLeaf[r]
+            if (l >= 0 && r !== skipRow && ancestor[l * LEVELS + childLevel] === c) under++
+          }
+          if (under >= max[c]) continue
+        }
+        best = c
+        bestKey = key
+        if (key >= goodEnough) break
+      }
+      if (best >= 0) {
+        if (childLevel === LEVEL_DEVICE) return best
+        node = best
+      } else {
+        if (node === ROOT) return -1
+        failed[node] = stamp
+        node = parent[node]
+      }
+    }
+  }
+
+  private place (p: number, r: number, leaf: number): void {
+    const previousDev = this.rows[r][p]
+    const old = this.pLeaf[r]
+    if (old >= 0) this.addCount(old, -1)
+    this.rows[r][p] = this.tree.devOfLeaf[leaf]
+    this.pLeaf[r] = leaf
+    this.addCount(leaf, 1)
+    if (previousDev !== NO_DEVICE && this.previous[r][p] !== NO_DEVICE) this.locked[p] = 1
+  }
+
+  /** Empties row r of the loaded partition; the replica's data is now in flight. */
+  private vacate (p: number, r: number): void {
+    const old = this.pLeaf[r]
+    if (old >= 0) this.addCount(old, -1)
+    if (this.previous[r][p] !== NO_DEVICE) this.locked[p] = 1
+    this.rows[r][p] = NO_DEVICE
+    this.pLeaf[r] = -1
+  }
+
+  /** Surplus of a leaf relative to its target: how urgently it should give a replica away. */
+  private surplusKey (leaf: number): number {
+    return (this.count[leaf] - this.target[leaf]) * this.inverseTarget[leaf]
+  }
+
+  /** Row of the loaded partition to give up to fix a tier over its max, or -1. */
+  private dispersionVictim (): number {
+    const { ancestor } = this.tree
+    for (let level = LEVEL_REGION; level <= LEVEL_IP; level++) {
+      for (let r = 0; r < this.nRows; r++) {
+        const l = this.pLeaf[r]
+        if (l < 0) continue
+        const node = ancestor[l * LEVELS + level]
+        if (this.countUnder(node, level, -1) <= this.max[node]) continue
+        let victim = -1
+        let victimKey = -Infinity
+        for (let r2 = 0; r2 < this.nRows; r2++) {
+          const l2 = this.pLeaf[r2]
+          if (l2 < 0 || ancestor[l2 * LEVELS + level] !== node) continue
+          const key = this.surplusKey(l2)
+          if (key > victimKey) { victim = r2; victimKey = key }
+        }
+        return victim
+      }
+    }
+    return -1
+  }
+
+  private repair (p: number): void {
+    this.load(p)
+    for (let r = 0; r < this.nRows; r++) {
+      if (this.pLeaf[r] === -1 && this.rows[r][p] !== NO_DEVICE) this.vacate(p, r)
+    }
+    for (let r = 1; r < this.nRows; r++) {
+      const l = this.pLeaf[r]
+      if (l < 0) continue
+      for (let r2 = 0; r2 < r; r2++) if (this.pLeaf[r2] === l) { this.vacate(p, r); break }
+    }
+    if (this.locked[p] === 0 && this.movable[p] === 1) {
+      const victim = this.dispersionVictim()
+      if (victim >= 0) this.vacate(p, victim)
+    }
+    for (let r = 0; r < this.nRows; r++) {
+      if (this.pLeaf[r] !== -1) continue
+      this.stamp++
+      let leaf = this.pick(MODE_FILL, -1)
+      if (leaf < 0) { this.stamp++; leaf = this.pick(MODE_FILL_ANY_TIER, -1) }
+      if (leaf < 0) throw new RingBuildError('too-many-replicas', `partition ${p}: no device left to hold replica ${r}`)
+      this.place(p, r, leaf)
+    }
+  }
+
+  /** Tries to move one replica of partition p from a device above target to one below. */
+  private balance (p: number): boolean {
+    this.load(p)
+    this.triedRow.fill(0)
+    for (;;) {
+      let donorRow = -1
+      let donorKey = 0
+      for (let r = 0; r < this.nRows; r++) {
+        const l = this.pLeaf[r]
+        if (l < 0 || this.triedRow[r] === 1 || this.count[l] <= this.target[l]) continue
+        const key = this.surplusKey(l)
+        if (key > donorKey) { donorRow = r; donorKey = key }
+      }
+      if (donorRow < 0) return false
+      this.triedRow[donorRow] = 1
+      this.stamp++
+      const leaf = this.pick(MODE_BALANCE, donorRow)
+      if (leaf >= 0) { this.place(p, donorRow, leaf); return true }
+    }
+  }
+
+  /** Partition-replicas per device id (ids without a tree leaf hold none after run). */
+  deviceCounts (deviceSlots: number): Int32Array {
+    const out = new Int32Array(deviceSlots)
+    for (let node = 0; node < this.tree.nodeCount; node++) {
+      const dev = this.tree.devOfLeaf[node]
+      if (dev >= 0) out[dev] = this.count[node]
+    }
+    return out
+  }
+
+  /**
+   * Visits partitions from a seeded random start, wrapping around. Sequential order
+   * keeps the row reads cache-friendly; partition numbers are hash ranges, so which
+   * ones move carries no meaning beyond the seed.
+   */
+  run (start: number): void {
+    const parts = this.parts
+    const mask = parts - 1
+    for (let k = 0; k < parts; k++) this.repair((start + k) & mask)
+    for (let pass = 0; pass < BALANCE_PASSES && this.deficit[ROOT] > 0; pass++) {
+      let moved = 0
+      for (let k = 0; k < parts && this.deficit[ROOT] > 0; k++) {
+        const p = (start + k) & mask
+        if (this.locked[p] === 1 || this.movable[p] === 0) continue
+        if (this.balance(p)) moved++
+      }
+      if (moved === 0) break
+    }
+  }
+}
