@@ -56,7 +56,8 @@ function afterFirstPlan (members: PlanMember[]): { first: RebalancePlan, previou
   const first = planRebalance({ rings, members, policy: { removeDeadAfterMs: HOUR, now: T0 } })
   const map = sampleMap({ members: first.members, coordinator: a })
   map.rings = { object: { ...sampleMap().rings.object, partPower: 10, replicas: 3, minPartHours: 1, overload: 0 } }
-  return { first, previous: { map, devices: { object: first.rings.object.devices } } }
+  // as from a builder state: holes (removed devices) are null
+  return { first, previous: { map, devices: { object: [null, ...first.rings.object.devices, null] } } }
 }
 
 test('plan: bootstrap builds every device with meta-derived identity and sorted order', () => {

@@ -33,8 +33,11 @@ export interface PlanMember {
 export type PreviousDevice = Pick<DeviceSpec, 'region' | 'zone' | 'ip' | 'port' | 'device' | 'weight' | 'meta'>
 
 export interface PlanInput {
-  /** The current map and the device lists its rings were built from (from their builder states); absent at bootstrap. */
-  previous?: { map: ClusterMap, devices: Record<string, readonly PreviousDevice[]> }
+  /**
+   * The current map and the device lists its rings were built from: each ring's
+   * builder state `devs` (holes as null are fine). Absent at bootstrap.
+   */
+  previous?: { map: ClusterMap, devices: Record<string, ReadonlyArray<PreviousDevice | null>> }
   rings: readonly RingDefinition[]
   members: readonly PlanMember[]
   policy: {
@@ -105,9 +108,10 @@ function sameDevice (a: PreviousDevice, b: DeviceSpec): boolean {
   return a.region === b.region && a.zone === b.zone && a.weight === b.weight && (a.meta ?? '') === (b.meta ?? '')
 }
 
-function diffDevices (prev: readonly PreviousDevice[], next: DeviceSpec[]): string[] {
+function diffDevices (prev: ReadonlyArray<PreviousDevice | null>, next: DeviceSpec[]): string[] {
   const reasons: string[] = []
-  const before = new Map(prev.map(d => [deviceKey(d), d]))
+  const before = new Map<string, PreviousDevice>()
+  for (const d of prev) if (d != null) before.set(deviceKey(d), d)
   const after = new Set<string>()
   for (const d of next) {
     const key = deviceKey(d)
@@ -143,7 +147,7 @@ export function planRebalance (input: PlanInput): RebalancePlan {
       const carried = new Map<string, DeviceSpec>()
       for (const list of Object.values(previous.devices)) {
         for (const d of list) {
-          if (d.meta === m.id) carried.set(deviceKey(d), { region: d.region, zone: d.zone, ip: d.ip, port: d.port, device: d.device, weight: d.weight, meta: m.id })
+          if (d != null && d.meta === m.id) carried.set(deviceKey(d), { region: d.region, zone: d.zone, ip: d.ip, port: d.port, device: d.device, weight: d.weight, meta: m.id })
         }
       }
       for (const d of carried.values()) claim(d)
