@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import type { DeviceSpec } from '../ring/types.js'
+import { jsonErrorPosition } from './json-position.js'
 
 export type DevicesFileErrorCode = 'bad-json' | 'bad-shape' | 'bad-field' | 'unknown-field' | 'duplicate' | 'unreadable'
 
@@ -26,13 +27,6 @@ export const MAX_META_LENGTH = 1024
 /** devices.json larger than this is refused before parsing. */
 export const MAX_DEVICES_FILE_BYTES = 64 << 20
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
-
-/** 1-based line and column of a character offset. */
-function lineColumn (text: string, offset: number): { line: number, column: number } {
-  const before = text.slice(0, offset)
-  const line = before.split('\n').length
-  return { line, column: offset - before.lastIndexOf('\n') }
-}
 
 /** Edit distance, for "did you mean" on unknown fields. */
 function distance (a: string, b: string): number {
@@ -63,10 +57,9 @@ function parseJson (text: string, source: string): unknown {
   try {
     return JSON.parse(text)
   } catch (err) {
-    const message = (err as Error).message
-    const at = /position (\d+)/.exec(message)
-    const where = at != null ? (({ line, column }) => ` at line ${line} column ${column}`)(lineColumn(text, Number(at[1]))) : ''
-    throw new DevicesFileError('bad-json', `${source}: malformed JSON${where}: ${message}`)
+    const at = jsonErrorPosition(text)
+    const where = at != null ? ` at line ${at.line} column ${at.column}` : ''
+    throw new DevicesFileError('bad-json', `${source}: malformed JSON${where}: ${(err as Error).message}`)
   }
 }
 
