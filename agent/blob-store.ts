@@ -12,19 +12,11 @@ import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle }
 import { join } from 'node:path'
 import { blobCid, blobCidDigest } from '../protocol/map/blob-cid.js'
 import { cleanTempFiles, fsyncDir, isTempName, tempNameFor, writeFileAtomic } from './fs-atomic.js'
+import { BlobError, checkCid, hashFile, sameBytes } from './blob-common.js'
+import { PartialBlob, type PartialHost } from './blob-partial.js'
 
-export type BlobErrorCode =
-  | 'BLOB_BAD_CID' | 'BLOB_NOT_FOUND' | 'BLOB_HASH_MISMATCH' | 'BLOB_CORRUPT' | 'BLOB_RANGE'
-  | 'BLOB_INCOMPLETE' | 'BLOB_TOO_LARGE' | 'BLOB_CLOSED' | 'BLOB_INDEX_CORRUPT' | 'BLOB_BAD_ARGUMENT'
-
-export class BlobError extends Error {
-  readonly code: BlobErrorCode
-  constructor (code: BlobErrorCode, message: string) {
-    super(message)
-    this.name = 'BlobError'
-    this.code = code
-  }
-}
+export { BlobError, type BlobErrorCode } from './blob-common.js'
+export { PartialBlob } from './blob-partial.js'
 
 export interface BlobStoreOptions {
   /** Epochs whose blobs stay pinned (the K highest retained). Default 3. */
@@ -49,35 +41,15 @@ interface PinIndex { version: 1, epochs: Record<string, string[]> }
 
 export const BLOBS_DIR = 'blobs'
 export const PIN_INDEX = 'blob-pins.json'
-const HASH_CHUNK = 1 << 20
 
-function checkCid (cid: string): Uint8Array {
-  const digest = blobCidDigest(cid)
-  if (digest === undefined) throw new BlobError('BLOB_BAD_CID', `not a blob CID: ${String(cid).slice(0, 80)}`)
-  return digest
-}
 
 function isNotFound (err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === 'ENOENT'
 }
 
-async function hashFile (fh: FileHandle, size: number): Promise<Buffer> {
-  const hash = createHash('sha256')
-  const buf = Buffer.allocUnsafe(Math.min(HASH_CHUNK, Math.max(size, 1)))
-  for (let at = 0; at < size;) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - at), at)
-    if (bytesRead === 0) break
-    hash.update(buf.subarray(0, bytesRead))
-    at += bytesRead
-  }
-  return hash.digest()
-}
 
-function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
-}
 
-export class BlobStore {
+export class BlobStore implements PartialHost {
   readonly dir: string
   readonly indexPath: string
   readonly keepEpochs: number
@@ -329,134 +301,14 @@ export class BlobStore {
     this.pins = { version: 1, epochs }
   }
 
-  /** @internal used by PartialBlob.commit */
+  /** For PartialBlob.commit: the atomic rename into place. */
   async installTemp (tempName: string, cid: string): Promise<void> {
     await rename(join(this.dir, tempName), join(this.dir, cid))
     await fsyncDir(this.dir)
   }
 
-  /** @internal */
+  /** For PartialBlob: discard its temp file. */
   async dropTemp (tempName: string): Promise<void> {
     await unlink(join(this.dir, tempName)).catch(() => {})
-  }
-}
-
-/** A blob being assembled from ranges; see BlobStore.beginPartial. */
-export class PartialBlob {
-  readonly cid: string
-  readonly size: number
-  private readonly store: BlobStore
-  private readonly fh: FileHandle
-  private readonly tempName: string
-  private readonly release: () => void
-  /** Written ranges as sorted, disjoint, non-adjacent [start, end) pairs. */
-  private ranges: Array<[number, number]> = []
-  private readonly inflight = new Set<Promise<void>>()
-  private closed = false
-
-  /** @internal use BlobStore.beginPartial */
-  constructor (store: BlobStore, cid: string, size: number, fh: FileHandle, tempName: string, release: () => void) {
-    this.store = store
-    this.cid = cid
-    this.size = size
-    this.fh = fh
-    this.tempName = tempName
-    this.release = release
-  }
-
-  /** Writes `bytes` at `offset`. Ranges may arrive in any order, overlap or repeat. */
-  async write (offset: number, bytes: Uint8Array): Promise<void> {
-    if (this.closed) throw new BlobError('BLOB_CLOSED', `partial ${this.cid} is already committed or aborted`)
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + bytes.byteLength > this.size) {
-      throw new BlobError('BLOB_RANGE', `range ${offset}+${bytes.byteLength} outside blob of ${this.size} bytes`)
-    }
-    const job = (async () => {
-      let done = 0
-      while (done < bytes.byteLength) {
-        const { bytesWritten } = await this.fh.write(bytes, done, bytes.byteLength - done, offset + done)
-        done += bytesWritten
-      }
-      this.addRange(offset, offset + bytes.byteLength)
-    })()
-    this.inflight.add(job)
-    try {
-      await job
-    } finally {
-      this.inflight.delete(job)
-    }
-  }
-
-  private addRange (start: number, end: number): void {
-    if (start === end) return
-    const next: Array<[number, number]> = []
-    let s = start
-    let e = end
-    for (const [a, b] of this.ranges) {
-      if (b < s || a > e) next.push([a, b])
-      else { s = Math.min(s, a); e = Math.max(e, b) }
-    }
-    next.push([s, e])
-    this.ranges = next.sort((x, y) => x[0] - y[0])
-  }
-
-  /** Byte ranges [start, end) not yet written. */
-  missing (): Array<[number, number]> {
-    const gaps: Array<[number, number]> = []
-    let at = 0
-    for (const [a, b] of this.ranges) {
-      if (a > at) gaps.push([at, a])
-      at = Math.max(at, b)
-    }
-    if (at < this.size) gaps.push([at, this.size])
-    return gaps
-  }
-
-  get complete (): boolean {
-    return this.missing().length === 0
-  }
-
-  /**
-   * Verifies the whole file against the CID and only then gives it its final name.
-   * A hash mismatch discards the temp file and throws BLOB_HASH_MISMATCH; missing
-   * ranges throw BLOB_INCOMPLETE and keep the partial open for more writes.
-   */
-  async commit (): Promise<string> {
-    if (this.closed) throw new BlobError('BLOB_CLOSED', `partial ${this.cid} is already committed or aborted`)
-    // Closed first, so no write can start while the file is being hashed.
-    this.closed = true
-    await Promise.allSettled([...this.inflight])
-    const gaps = this.missing()
-    if (gaps.length > 0) {
-      this.closed = false
-      throw new BlobError('BLOB_INCOMPLETE', `blob ${this.cid}: ${gaps.length} range(s) missing, first at ${gaps[0][0]}`)
-    }
-    let ok = false
-    try {
-      await this.fh.sync()
-      ok = sameBytes(await hashFile(this.fh, this.size), checkCid(this.cid))
-    } finally {
-      await this.fh.close()
-      if (!ok) { await this.store.dropTemp(this.tempName); this.release() }
-    }
-    if (!ok) throw new BlobError('BLOB_HASH_MISMATCH', `assembled bytes do not hash to ${this.cid}; discarded`)
-    try {
-      await this.store.installTemp(this.tempName, this.cid)
-    } catch (err) {
-      await this.store.dropTemp(this.tempName)
-      throw err
-    } finally {
-      this.release()
-    }
-    return this.cid
-  }
-
-  /** Discards the partial; safe to call more than once. */
-  async abort (): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    await Promise.allSettled([...this.inflight])
-    await this.fh.close().catch(() => {})
-    await this.store.dropTemp(this.tempName)
-    this.release()
   }
 }
