@@ -9,7 +9,8 @@ import { gunzipSync } from 'node:zlib'
 import { decodeRingGz, encodeRingGz, type ByteOrder } from '../ring/format.js'
 import { partitionFor, RingLookup } from '../ring/lookup.js'
 import { pyFloatRepr } from '../ring/python-json.js'
-import type { RingData, RingDevice } from '../ring/types.js'
+import { rebalance } from '../ring/builder.js'
+import type { DeviceSpec, RingData, RingDevice } from '../ring/types.js'
 import { sampleRing } from './helpers/sample-ring.js'
 import { swiftOrSkip } from './helpers/swift.js'
 
@@ -142,6 +143,23 @@ if (swift != null) {
       assertSameLookups(ours, lookupRequests[i], lookups[i])
       // Re-encoding Swift's ring yields Swift's payload exactly.
       assert.equal(gunzipSync(encodeRingGz(ours, { byteorder: ours.byteorder, version: ours.version })), gunzipSync(readFileSync(paths[i])))
+    })
+  })
+
+  test('rings our builder makes load in Swift with the same table and the same lookups', () => {
+    const devices: DeviceSpec[] = []
+    for (let i = 0; i < 20; i++) devices.push({ region: 1 + (i % 2), zone: 1 + (i % 5), ip: `10.${i % 2}.${i % 5}.${i % 3}`, port: 6200 + (i % 2), device: `d${i}`, weight: 50 + (i % 4) * 25, meta: '' })
+    const cases = [[3, 'little'], [2.5, 'big']] as const
+    const built = cases.map(([replicas]) => rebalance({ params: { partPower: 11, replicas, minPartHours: 1, overload: 0, seed: 3 }, devices, now: 0 }).ring)
+    const paths = cases.map(([replicas, byteorder], i) => writeRing(`ours-${replicas}.ring.gz`, built[i], byteorder))
+    const lookupRequests = paths.map((path, i) => lookupRequest(path, built[i], 25))
+    const answers = s.batch([...paths.map(path => ({ op: 'load', path })), ...lookupRequests])
+    cases.forEach(([replicas], i) => {
+      const loaded = answers[i] as LoadedBySwift
+      assert.is(loaded.replica_count, replicas)
+      assert.equal(loaded.rows, built[i].rows.map(r => [...r]))
+      assert.equal(swiftDevs(loaded.devs), built[i].devs)
+      assertSameLookups(built[i], lookupRequests[i], answers[cases.length + i] as LookupBySwift)
     })
   })
 

@@ -1,7 +1,7 @@
 // Runs OpenStack Swift's own Python ring code (test/fixtures/swift_ring.py) so tests can
-// prove compatibility against Swift itself. Swift is found through $SWIFT_PYTHON, then the
-// system python (Debian's python3-swift installs there), then whatever `python3` is first
-// on PATH (which may be a pyenv interpreter without Swift).
+// prove compatibility against Swift itself. $SWIFT_PYTHON, when set, is the only
+// interpreter tried; otherwise the system python (Debian's python3-swift installs there),
+// then whatever `python3` is first on PATH (which may be a pyenv interpreter without Swift).
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
@@ -27,7 +27,8 @@ export class SwiftPython {
   /** A runner when some interpreter imports swift.common.ring, else undefined. */
   static find (): SwiftPython | undefined {
     const script = findScript()
-    const candidates = [process.env.SWIFT_PYTHON, '/usr/bin/python3', 'python3'].filter((c): c is string => c != null && c !== '')
+    const explicit = process.env.SWIFT_PYTHON
+    const candidates = explicit != null && explicit !== '' ? [explicit] : ['/usr/bin/python3', 'python3']
     for (const python of candidates) {
       const runner = new SwiftPython(python, script)
       try {
