@@ -25,7 +25,7 @@ export interface Ready {
 
 export class Outbox {
   private send: Outgoing[] = []
-  private publishById = new Map<string, GossipMessage>()
+  private readonly publishById = new Map<string, GossipMessage>()
   private events: MemberEvent[] = []
   private persistIncarnation: number | undefined
 
@@ -52,14 +52,15 @@ export class Outbox {
   }
 
   drain (): Ready {
+    if (this.isEmpty()) return { send: [], publish: [], events: [] }
     const ready: Ready = {
       ...(this.persistIncarnation !== undefined ? { persist: { incarnation: this.persistIncarnation } } : {}),
       send: this.send,
-      publish: [...this.publishById.values()],
+      publish: [...this.publishById.values()], // copied before clear() below
       events: this.events
     }
     this.send = []
-    this.publishById = new Map()
+    this.publishById.clear()
     this.events = []
     this.persistIncarnation = undefined
     return ready

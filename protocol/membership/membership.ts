@@ -109,6 +109,11 @@ export class Membership {
     return this.cachedChecksum
   }
 
+  /** Up to `count` random alive members other than us (for the shell's peer sampling: whom to keep connections to). */
+  sampleMembers (count: number): MemberEntry[] {
+    return this.table.sample(count, e => e.id !== this.id && e.status === 'alive', this.random)
+  }
+
   /** Confirmations counted for a current suspicion (for status output and tests). */
   suspicion (id: string): { incarnation: number, confirmations: number, deadline: number } | undefined {
     const s = this.suspicions.get(id)
