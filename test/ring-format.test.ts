@@ -144,6 +144,46 @@ test('rejects payloads that are not a v1 ring, naming what is wrong', () => {
   rejects(withHeader(fractional, h => { (h.devs as unknown[])[0] = null }), 'bad-rows', /names device 0, which is not in the device list/)
 })
 
+test('every truncation and every single-byte corruption is a RingFormatError or a harmless change', () => {
+  const small = sampleRing({ partPower: 3, replicas: 1.5, devices: 3, seed: 2 })
+  const good = Buffer.from(encodeRingGz(small))
+  for (let len = 0; len < good.length; len++) {
+    assert.throws(() => decodeRingGz(good.subarray(0, len)), (e: unknown) => e instanceof RingFormatError, `truncated to ${len}`)
+  }
+  const accepted: string[] = []
+  for (let i = 0; i < good.length; i++) {
+    for (const mask of [0x01, 0x80, 0xff]) {
+      const bad = Buffer.from(good)
+      bad[i] ^= mask
+      try {
+        sameRing(decodeRingGz(bad), small)
+        accepted.push(`${i}^${mask}`)
+      } catch (err) {
+        assert.instance(err, RingFormatError, `byte ${i} ^ ${mask}: ${String(err)}`)
+      }
+    }
+  }
+  // Accepted flips decoded to the very same ring (sameRing above). They can only be the
+  // meaningless bits: FTEXT (byte 3 bit 0), mtime/XFL/OS (bytes 4..9), and padding bits
+  // after the deflate stream's end-of-block code in its last byte.
+  const lastDeflateByte = good.length - 9
+  for (const flip of accepted) {
+    const [i, mask] = flip.split('^').map(Number)
+    assert.ok(flip === '3^1' || (i >= 4 && i <= 9) || (i === lastDeflateByte && mask !== 0xff), `flip ${flip} was accepted`)
+  }
+  assert.ok(accepted.includes('4^255') && accepted.includes('9^1'))
+  const payload = Buffer.from(encodeRingPayload(small))
+  for (let i = 0; i < payload.length; i++) {
+    const bad = Buffer.from(payload)
+    bad[i] ^= 0x21
+    try {
+      decodeRingPayload(bad)
+    } catch (err) {
+      assert.instance(err, RingFormatError, `payload byte ${i}: ${String(err)}`)
+    }
+  }
+})
+
 test('a header without byteorder is read as little-endian and says so', () => {
   const back: DecodedRing = decodeRingGz(withHeader(fractional, h => { delete h.byteorder }))
   assert.ok(back.byteorderAssumed)
