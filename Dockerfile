@@ -1,0 +1,32 @@
+# Ringleader agent image.
+#   docker build -t ringleader .
+#   docker run -d --name rl -p 7950:7950 -v rl-data:/var/lib/ringleader ringleader
+#   docker exec rl agent status
+# Stage 1 compiles and bundles; stage 2 holds only node, the bundle and its launcher.
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY agent agent
+COPY protocol protocol
+COPY ring ring
+COPY test test
+COPY bench bench
+RUN npm run build && node build/agent/package-sea.js /src/dist
+
+FROM node:20-bookworm-slim
+RUN groupadd --system ringleader \
+ && useradd --system --gid ringleader --home-dir /var/lib/ringleader --shell /usr/sbin/nologin ringleader \
+ && install -d -o ringleader -g ringleader -m 0700 /var/lib/ringleader
+COPY --from=build /src/dist/agent.mjs /src/dist/agent /opt/ringleader/
+RUN ln -s /opt/ringleader/agent /usr/local/bin/agent
+ENV RINGLEADER_DATA_DIR=/var/lib/ringleader
+USER ringleader
+VOLUME ["/var/lib/ringleader"]
+EXPOSE 7950
+# Exit 0 only while the local agent answers on its status socket.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 CMD ["agent", "status", "--json"]
+# The launcher execs node, so the agent is PID 1 and gets SIGTERM from docker stop.
+ENTRYPOINT ["agent"]
+CMD ["start"]
