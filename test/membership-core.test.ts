@@ -161,11 +161,40 @@ test('suspicion: timeout starts at max and shrinks with distinct confirmations t
   a.receive('d', { type: 'suspect', id: 'x', incarnation: 0, from: 'd' }, 130)
   assert.is(a.suspicion('x')?.deadline, 100 + min)
   assert.equal(a.ready().publish, [], 'confirmations heard on gossip are not republished')
-  // A non-accuser marks the member dead at its own deadline but leaves publishing to the accusers.
-  const rs = runTo(a, 130, 100 + min + 1)
+  // A non-accuser's timer ends with one last ping to the suspect; silence → dead,
+  // marked locally but left to the accusers to publish.
+  a.tick(100 + min)
+  const check = a.ready().send.find(o => o.to === 'x')
+  assert.is(check?.msg.type, 'ping')
+  assert.is(a.get('x')?.status, 'suspect')
+  const rs = runTo(a, 100 + min, 100 + min + 200)
   assert.is(a.get('x')?.status, 'dead')
   assert.equal(publishes(rs).filter(p => p.type === 'dead'), [])
   assert.ok(rs.flatMap(r => r.events).some(e => e.kind === 'fail' && e.member.id === 'x'))
+})
+
+test('suspicion: a non-accuser that missed the refutation recovers it before its timer ends', () => {
+  const a = core('a')
+  for (const id of ['b', 'c', 'x']) a.receive(id, alive(id), 0)
+  a.receive('b', { type: 'suspect', id: 'x', incarnation: 0, from: 'b' }, 10)
+  a.ready()
+  const deadline = a.suspicion('x')?.deadline ?? 0
+  a.tick(deadline)
+  const ping = a.ready().send.find(o => o.to === 'x' && o.msg.type === 'ping')
+  assert.ok(ping !== undefined && ping.msg.type === 'ping')
+  a.receive('x', { type: 'ack', seq: ping.msg.seq }, deadline + 5)
+  const pull = a.ready().send.find(o => o.to === 'x')
+  assert.ok(pull?.msg.type === 'push-pull' && !pull.msg.reply)
+  // x answers with its state, which holds its refutation (incarnation 1).
+  const x = core('x')
+  x.receive('a', { type: 'suspect', id: 'x', incarnation: 0, from: 'b' }, 0)
+  x.ready()
+  x.receive('a', pull.msg, deadline + 10)
+  const reply = x.ready().send.find(o => o.to === 'a')
+  assert.ok(reply?.msg.type === 'push-pull' && reply.msg.reply)
+  a.receive('x', reply.msg, deadline + 15)
+  assert.equal([a.get('x')?.status, a.get('x')?.incarnation], ['alive', 1])
+  assert.ok(a.ready().events.some(e => e.kind === 'recover' && e.member.id === 'x'))
 })
 
 test('suspicion: a refutation cancels the timer', () => {

@@ -70,6 +70,20 @@ test('10% packet loss on probes: no false positives over 2 virtual minutes', () 
   assert.ok(sim.checksumsAgree())
 })
 
+test('lossy gossip too: local mistakes stay rare and heal once the network recovers', () => {
+  const sim = cluster(20, 9, { network: { loss: 0.1, gossipLoss: 0.02 } })
+  sim.run(2000)
+  let failures = 0
+  sim.onEvent = (_node, e) => { if (e.kind === 'fail') failures++ }
+  sim.run(60_000)
+  sim.net.loss = 0
+  sim.net.gossipLoss = 0
+  const t = sim.runUntil(() => sim.allSeeAllAlive() && sim.checksumsAgree(), 20_000, 50)
+  console.log(`  lossy gossip: ${failures} local failure verdicts in 60 s across 20 nodes; one view ${t} ms after loss stopped`)
+  assert.ok(failures <= 20, `${failures} local failures`)
+  assert.ok(t !== undefined)
+})
+
 test('indirect probes: a broken link between two nodes never raises a suspicion', () => {
   const sim = cluster(8, 4)
   sim.run(1000)

@@ -188,7 +188,7 @@ export class Membership {
     }
     switch (msg.type) {
       case 'ping': this.reply(from, { type: 'ack', seq: msg.seq }); break
-      case 'ack': this.onAck(from, msg.seq); break
+      case 'ack': this.onAck(from, msg.seq, now); break
       case 'nack':
         if (this.probe?.seq === msg.seq && this.probe.helpers.includes(from)) this.probe.nacks.add(from)
         break
@@ -210,9 +210,20 @@ export class Membership {
       }
     }
     for (const [id, s] of [...this.suspicions]) {
-      // Every node's own timer marks the member dead; only its accusers publish it,
-      // so one failure costs O(k) publishes instead of O(N).
-      if (s.deadline() <= now) this.merge({ id, incarnation: s.incarnation, status: 'dead', from: this.id }, s.accusedBy(this.id) ? LOCAL : QUIET, now)
+      if (s.deadline() > now) continue
+      if (s.accusedBy(this.id)) {
+        this.merge({ id, incarnation: s.incarnation, status: 'dead', from: this.id }, LOCAL, now)
+      } else if (s.verifying() === undefined) {
+        // Not an accuser: the accusers publish `dead`. Before concluding on our own
+        // timer, ping the suspect once: if it answers, we probably missed its
+        // refutation and a push-pull fetches it (see onAck).
+        const seq = ++this.seq
+        s.verify(seq, now + this.awareness.scale(this.cfg.probeInterval))
+        this.reply(id, { type: 'ping', seq })
+      } else {
+        // Only the accusers publish; everyone else marks it quietly (O(k) publishes per failure, not O(N)).
+        this.merge({ id, incarnation: s.incarnation, status: 'dead', from: this.id }, QUIET, now)
+      }
     }
     this.advanceProbe(now)
     if (now >= this.nextPushPullAt) {
@@ -221,11 +232,29 @@ export class Membership {
       this.nextPushPullAt = now + jittered(pushPullPeriod(this.cfg, this.table.live()), this.random)
     }
     if (now >= this.nextDeadReconnectAt) {
-      const [peer] = this.table.sample(1, e => e.status === 'dead', this.random)
+      const peer = this.pickDeadPeer()
       if (peer !== undefined) this.outbox.enqueueSend(peer.id, peer.addrs, pushPullMessage(++this.seq, false, false, this.snapshot()))
       this.nextDeadReconnectAt = now + jittered(this.cfg.deadReconnectInterval, this.random)
     }
     if (now >= this.nextReapAt) this.reap(now)
+  }
+
+  /**
+   * Half the time the most recently failed member (the likeliest false positive,
+   * e.g. one whose refutation this node missed), otherwise a uniform pick, so
+   * long-dead members do not crowd out fresh ones.
+   */
+  private pickDeadPeer (): MemberEntry | undefined {
+    if (this.random() < 0.5) {
+      let recent: MemberEntry | undefined
+      let recentAt = -Infinity
+      for (const [id, since] of this.table.downMembers()) {
+        const e = this.table.get(id)
+        if (e?.status === 'dead' && since >= recentAt) { recent = e; recentAt = since }
+      }
+      return recent
+    }
+    return this.table.sample(1, e => e.status === 'dead', this.random)[0]
   }
 
   // ------------------------------------------------------------- probing
@@ -274,11 +303,18 @@ export class Membership {
     }
   }
 
-  private onAck (from: string, seq: number): void {
+  private onAck (from: string, seq: number, now: number): void {
     const p = this.probe
     if (p !== undefined && p.seq === seq && (from === p.target || p.helpers.includes(from))) {
       this.probe = undefined
       this.awareness.apply(-1)
+      return
+    }
+    const s = this.suspicions.get(from)
+    if (s !== undefined && s.verifying() === seq) {
+      // The suspect is up: fetch its state (holding its refutation) before our timer ends.
+      s.verify(seq, now + this.awareness.scale(this.cfg.probeInterval))
+      this.outbox.enqueueSend(from, this.addrsOf(from), pushPullMessage(++this.seq, false, false, this.snapshot()))
       return
     }
     const r = this.relays.get(seq)

@@ -6,6 +6,8 @@
 
 export class Suspicion {
   private readonly confirmers = new Set<string>()
+  /** Set while a non-accuser double-checks the suspect before declaring it dead. */
+  private verification: { seq: number, deadline: number } | undefined
 
   constructor (
     readonly incarnation: number,
@@ -38,7 +40,16 @@ export class Suspicion {
   }
 
   deadline (): number {
-    return this.startedAt + this.timeout()
+    return this.verification?.deadline ?? this.startedAt + this.timeout()
+  }
+
+  /** Starts (or, after an ack, extends) the final check; the deadline becomes `deadline`. */
+  verify (seq: number, deadline: number): void {
+    this.verification = { seq, deadline }
+  }
+
+  verifying (): number | undefined {
+    return this.verification?.seq
   }
 }
 
