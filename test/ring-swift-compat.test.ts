@@ -10,6 +10,7 @@ import { decodeRingGz, encodeRingGz, type ByteOrder } from '../ring/format.js'
 import { partitionFor, RingLookup } from '../ring/lookup.js'
 import { pyFloatRepr } from '../ring/python-json.js'
 import { rebalance } from '../ring/builder.js'
+import { runRingCommand } from '../agent/ring-cli.js'
 import type { DeviceSpec, RingData, RingDevice } from '../ring/types.js'
 import { sampleRing } from './helpers/sample-ring.js'
 import { swiftOrSkip } from './helpers/swift.js'
@@ -161,6 +162,23 @@ if (swift != null) {
       assert.equal(swiftDevs(loaded.devs), built[i].devs)
       assertSameLookups(built[i], lookupRequests[i], answers[cases.length + i] as LookupBySwift)
     })
+  })
+
+  test('ring show reports the balance and dispersion Swift\'s builder reported', async () => {
+    const spread = Array.from({ length: 16 }, (_, i) => ({ region: 1 + (i % 2), zone: 1 + (i % 4), ip: `10.0.${i % 4}.${i % 8}`, port: 6200, device: `sd${i}`, weight: 100 + (i % 3) * 50, meta: '' }))
+    const skewed = Array.from({ length: 7 }, (_, i) => ({ region: 1, zone: 1 + (i % 2), ip: `10.0.${i % 2}.${i}`, port: 6200, device: `sd${i}`, weight: i === 0 ? 1000 : 100, meta: '' }))
+    const cases = [[spread, 3], [spread, 2.5], [skewed, 3]] as const
+    const paths = cases.map((_, i) => join(dir, `stats${i}.ring.gz`))
+    const reports = s.batch(cases.map(([devices, replicas], i) => ({ op: 'build', path: paths[i], devices, part_power: 10, replicas, min_part_hours: 1, seed: 7 }))) as Array<{ balance: number, dispersion: number }>
+    for (let i = 0; i < cases.length; i++) {
+      let out = ''
+      const code = await runRingCommand(['show', paths[i], '--json'], { stdout: t => { out += t }, stderr: t => { out += t } })
+      assert.is(code, 0, out)
+      const shown = JSON.parse(out) as { balance: number, dispersion: number }
+      assert.ok(Math.abs(shown.balance - reports[i].balance) < 1e-9, `case ${i}: balance ${shown.balance} vs Swift ${reports[i].balance}`)
+      assert.is(shown.dispersion, reports[i].dispersion, `case ${i}: dispersion`)
+    }
+    assert.is(reports[2].balance, 78.125, 'the skewed case really is unbalanced')
   })
 
   test('pyFloatRepr prints weights exactly as Python json.dumps does', () => {
