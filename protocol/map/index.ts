@@ -7,3 +7,5 @@ export { chooseCoordinator, coordinatorChoice, type CoordinatorCandidate, type C
 export { planRebalance, hasMajority, type PlanInput, type PlanMember, type RebalancePlan, type RingPlan, type RingDefinition, type RingParams, type PreviousDevice } from './plan.js'
 export { QuietWindow } from './debounce.js'
 export { blobCid, blobCidDigest, blobCidFromDigest, isBlobCid } from './blob-cid.js'
+export { EpochMachine, validateRingDefinition, type MapVerdict } from './epoch-machine.js'
+export { EpochError, type EpochErrorCode, type EpochViewMember, type RingDevices, type BuildRing, type BuildRequest, type BuildOutcome, type ReadinessState, type Readiness, type EpochEvent, type EpochReady, type EpochMachineConfig } from './epoch-types.js'
