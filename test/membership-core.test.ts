@@ -313,7 +313,7 @@ test('push-pull: join sends our state; the answer is merged and a remote dead be
   const a = core('a')
   a.receive('x', alive('x'), 0)
   a.ready()
-  a.join('s')
+  a.join('s', 0)
   const req = a.ready().send[0]
   assert.is(req.to, 's')
   assert.ok(req.msg.type === 'push-pull' && req.msg.join && !req.msg.reply)

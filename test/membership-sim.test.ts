@@ -30,6 +30,17 @@ test('50 nodes joining through one seed converge within 1 s and agree on the che
   for (const n of sim.running()) assert.is(n.core.members().length, 50)
 })
 
+test('50 concurrent joins while gossipsub takes up to 1 s to graft each joiner: no slow tail', () => {
+  // Joins 2 ms apart; a joiner hears no gossip until grafted, so it relies on the
+  // follow-up push-pulls with the seed (config.joinFollowUps).
+  const sim = cluster(50, 10, { network: { meshDelay: 1000, gossipJitter: 100 } }, 2)
+  const t = sim.runUntil(() => sim.allSeeAllAlive() && sim.checksumsAgree(), 10_000)
+  console.log(`  concurrent join: 50 nodes see all alive ${t} ms (virtual) after the last join`)
+  assert.ok(t !== undefined && t <= 1000, `converged after ${t}`)
+  const without = cluster(50, 10, { network: { meshDelay: 1000, gossipJitter: 100 }, config: { joinFollowUps: [] } }, 2)
+  assert.is(without.runUntil(() => without.allSeeAllAlive(), 3000), undefined, 'without follow-ups it takes a push-pull period')
+})
+
 test('crash one of 50: every survivor marks it dead within 3 s, nobody else is suspected', () => {
   const sim = cluster(50, 2)
   sim.run(3000)

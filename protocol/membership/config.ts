@@ -49,6 +49,14 @@ export interface MembershipConfig {
   /** See pushPullInterval. Default 32. */
   readonly pushPullScaleThreshold: number
   /**
+   * After join(), push-pull with a random alive member at each of these delays
+   * (ms after the call), to catch up on updates published while this node was not
+   * yet in the gossipsub mesh (grafting waits for a heartbeat, up to ~1 s), so
+   * concurrent joiners find each other without waiting a full push-pull period.
+   * Default [250, 1000, 3000].
+   */
+  readonly joinFollowUps: readonly number[]
+  /**
    * Every this long (jittered like push-pull) push-pull with one random dead-but-not-left
    * member, so a partition longer than the suspicion timeout still heals (its side
    * refutes on seeing itself dead). Default 5 000.
@@ -71,6 +79,7 @@ export const DEFAULT_CONFIG: Readonly<Required<Omit<MembershipConfig, 'suspicion
   suspicionProbeFanout: 3,
   pushPullInterval: 15_000,
   pushPullScaleThreshold: 32,
+  joinFollowUps: [250, 1000, 3000],
   deadReconnectInterval: 5_000,
   deadReapTimeout: 3_600_000,
   leftReapTimeout: 3_600_000
@@ -112,10 +121,13 @@ export function resolveConfig (partial: Partial<MembershipConfig> = {}): Resolve
   if (typeof c.suspicionProbeFanout !== 'number' || !(c.suspicionProbeFanout >= 0)) throw new ConfigError('suspicionProbeFanout', 'must be a non-negative number')
   positive('pushPullInterval', c.pushPullInterval)
   positive('pushPullScaleThreshold', c.pushPullScaleThreshold, true)
+  if (!Array.isArray(c.joinFollowUps) || c.joinFollowUps.length > 16 || !c.joinFollowUps.every(d => typeof d === 'number' && Number.isFinite(d) && d >= 0)) {
+    throw new ConfigError('joinFollowUps', 'must be at most 16 non-negative delays')
+  }
   positive('deadReconnectInterval', c.deadReconnectInterval)
   positive('deadReapTimeout', c.deadReapTimeout)
   positive('leftReapTimeout', c.leftReapTimeout)
-  return { ...c, suspicionConfirmations: confirmations }
+  return { ...c, joinFollowUps: [...c.joinFollowUps].sort((a, b) => a - b), suspicionConfirmations: confirmations }
 }
 
 /** suspicionMinTimeout for n live members (see MembershipConfig.suspicionMult). */

@@ -12,7 +12,7 @@ import {
 } from './config.js'
 import { MembershipError } from './errors.js'
 import { transitionEvent } from './events.js'
-import { ProbeOrder, type ProbeInFlight, type Relay } from './probe.js'
+import { Prober } from './probe.js'
 import { jittered, pushPullMessage, remoteStatus } from './push-pull.js'
 import { MemberTable, supersedes, type StatusCounts } from './state.js'
 import { Suspicion } from './suspicion.js'
@@ -54,16 +54,16 @@ export class Membership {
   private readonly table = new MemberTable()
   private readonly awareness: Awareness
   private readonly outbox = new Outbox()
-  private readonly order: ProbeOrder
+  private readonly prober: Prober
   private readonly suspicions = new Map<string, Suspicion>()
-  private readonly relays = new Map<number, Relay>()
-  private probe: ProbeInFlight | undefined
   private seq = 0
   private left = false
-  private nextProbeAt: number
   private nextPushPullAt: number
   private nextDeadReconnectAt: number
   private nextReapAt = Infinity
+  /** Times of the pending post-join push-pulls, ascending, and the seed they go to. */
+  private followUps: number[] = []
+  private joinSeed: string | undefined
   private cachedChecksum: string | undefined
 
   constructor (opts: MembershipOptions) {
@@ -75,12 +75,20 @@ export class Membership {
     this.random = opts.random
     this.id = opts.self.id
     this.awareness = new Awareness(this.cfg.awarenessMaxMultiplier)
-    this.order = new ProbeOrder(this.random)
+    this.prober = new Prober({
+      id: this.id,
+      cfg: this.cfg,
+      random: this.random,
+      table: this.table,
+      awareness: this.awareness,
+      nextSeq: () => ++this.seq,
+      send: (to, addrs, msg) => this.outbox.enqueueSend(to, addrs, msg),
+      probeFailed: (target, incarnation, now) => this.onProbeFailed(target, incarnation, now)
+    }, opts.now)
     const incarnation = (opts.incarnation ?? -1) + 1
     this.outbox.persist(incarnation)
     this.setEntry({ id: this.id, incarnation, status: 'alive', addrs: [...opts.self.addrs], meta: opts.self.meta }, opts.now)
     this.publishSelf()
-    this.nextProbeAt = opts.now + this.random() * this.cfg.probeInterval
     this.nextPushPullAt = opts.now + jittered(this.cfg.pushPullInterval, this.random)
     this.nextDeadReconnectAt = opts.now + jittered(this.cfg.deadReconnectInterval, this.random)
   }
@@ -123,11 +131,8 @@ export class Membership {
   /** The earliest time tick() has work to do (Infinity when none). */
   nextDeadline (): number {
     if (this.left) return Infinity
-    let t = Math.min(this.nextPushPullAt, this.nextDeadReconnectAt, this.nextReapAt)
-    if (this.probe === undefined) t = Math.min(t, this.nextProbeAt)
-    else t = Math.min(t, this.probe.phase === 'direct' ? this.probe.directDeadline : this.probe.indirectDeadline)
+    let t = Math.min(this.nextPushPullAt, this.nextDeadReconnectAt, this.nextReapAt, this.followUps[0] ?? Infinity, this.prober.nextDeadline())
     for (const s of this.suspicions.values()) t = Math.min(t, s.deadline())
-    for (const r of this.relays.values()) t = Math.min(t, r.nackAt)
     return t
   }
 
@@ -139,9 +144,11 @@ export class Membership {
   // --------------------------------------------------------------- commands
 
   /** Starts a join push-pull with `seed` (call once per seed). */
-  join (seed: string, seedAddrs: readonly string[] = []): void {
+  join (seed: string, now: number, seedAddrs: readonly string[] = []): void {
     this.assertActive()
     if (seed === this.id) throw new MembershipError('self', 'cannot join through ourselves')
+    this.followUps = this.cfg.joinFollowUps.map(d => now + d)
+    this.joinSeed = seed
     this.outbox.enqueueSend(seed, seedAddrs.length > 0 ? seedAddrs : this.addrsOf(seed), pushPullMessage(++this.seq, true, false, this.snapshot()))
   }
 
@@ -159,8 +166,7 @@ export class Membership {
     if (this.left) return
     const me = this.self()
     this.left = true
-    this.probe = undefined
-    this.relays.clear()
+    this.prober.stop()
     this.setEntry({ ...me, status: 'left' }, now)
     this.outbox.enqueuePublish({ type: 'left', id: this.id, incarnation: me.incarnation, from: this.id })
   }
@@ -189,10 +195,8 @@ export class Membership {
     switch (msg.type) {
       case 'ping': this.reply(from, { type: 'ack', seq: msg.seq }); break
       case 'ack': this.onAck(from, msg.seq, now); break
-      case 'nack':
-        if (this.probe?.seq === msg.seq && this.probe.helpers.includes(from)) this.probe.nacks.add(from)
-        break
-      case 'ping-req': this.onPingReq(from, msg.seq, msg.target, msg.targetAddrs, now); break
+      case 'nack': this.prober.onNack(from, msg.seq); break
+      case 'ping-req': this.prober.onPingReq(from, msg.seq, msg.target, msg.targetAddrs, now); break
       case 'alive': case 'suspect': case 'dead': case 'left':
         this.merge(claimOf(msg), GOSSIP, now)
         break
@@ -203,12 +207,6 @@ export class Membership {
   /** Advances timers to `now`. */
   tick (now: number): void {
     if (this.left) return
-    for (const [seq, r] of this.relays) {
-      if (r.nackAt <= now) {
-        this.relays.delete(seq)
-        this.reply(r.origin, { type: 'nack', seq: r.originSeq })
-      }
-    }
     for (const [id, s] of [...this.suspicions]) {
       if (s.deadline() > now) continue
       if (s.accusedBy(this.id)) {
@@ -225,18 +223,29 @@ export class Membership {
         this.merge({ id, incarnation: s.incarnation, status: 'dead', from: this.id }, QUIET, now)
       }
     }
-    this.advanceProbe(now)
+    this.prober.tick(now)
+    let peer: MemberEntry | undefined
+    while (this.followUps.length > 0 && this.followUps[0] <= now) {
+      this.followUps.shift()
+      // The seed answered every concurrent joiner, so its view is the most complete.
+      const seed = this.joinSeed === undefined ? undefined : this.table.get(this.joinSeed)
+      peer = seed?.status === 'alive' ? seed : this.randomPeer()
+    }
     if (now >= this.nextPushPullAt) {
-      const [peer] = this.table.sample(1, e => e.id !== this.id && e.status === 'alive', this.random)
-      if (peer !== undefined) this.outbox.enqueueSend(peer.id, peer.addrs, pushPullMessage(++this.seq, false, false, this.snapshot()))
+      peer ??= this.randomPeer()
       this.nextPushPullAt = now + jittered(pushPullPeriod(this.cfg, this.table.live()), this.random)
     }
+    if (peer !== undefined) this.outbox.enqueueSend(peer.id, peer.addrs, pushPullMessage(++this.seq, false, false, this.snapshot()))
     if (now >= this.nextDeadReconnectAt) {
       const peer = this.pickDeadPeer()
       if (peer !== undefined) this.outbox.enqueueSend(peer.id, peer.addrs, pushPullMessage(++this.seq, false, false, this.snapshot()))
       this.nextDeadReconnectAt = now + jittered(this.cfg.deadReconnectInterval, this.random)
     }
     if (now >= this.nextReapAt) this.reap(now)
+  }
+
+  private randomPeer (): MemberEntry | undefined {
+    return this.table.sample(1, e => e.id !== this.id && e.status === 'alive', this.random)[0]
   }
 
   /**
@@ -259,91 +268,22 @@ export class Membership {
 
   // ------------------------------------------------------------- probing
 
-  private advanceProbe (now: number): void {
-    const p = this.probe
-    if (p !== undefined && p.phase === 'direct' && now >= p.directDeadline) {
-      const target = this.table.get(p.target)
-      const helpers = this.table.sample(this.cfg.indirectChecks, e => e.status === 'alive' && e.id !== this.id && e.id !== p.target, this.random)
-      p.phase = 'indirect'
-      p.helpers = helpers.map(h => h.id)
-      // A late tick (stalled event loop) still gets a full indirect window.
-      p.indirectDeadline = Math.max(p.indirectDeadline, now + this.awareness.scale(this.cfg.probeInterval - this.cfg.probeTimeout))
-      for (const h of helpers) {
-        this.outbox.enqueueSend(h.id, h.addrs, { type: 'ping-req', seq: p.seq, target: p.target, targetAddrs: target?.addrs ?? [] })
-      }
-    }
-    if (p !== undefined && p.phase === 'indirect' && now >= p.indirectDeadline) {
-      this.probe = undefined
-      // Lifeguard: missing nacks mean our own links are suspect; with no helpers, any failure counts.
-      this.awareness.apply(p.helpers.length > 0 ? p.helpers.length - p.nacks.size : 1)
-      const e = this.table.get(p.target)
-      if (e !== undefined && e.incarnation === p.incarnation && (e.status === 'alive' || e.status === 'suspect')) {
-        this.merge({ id: p.target, incarnation: e.incarnation, status: 'suspect', from: this.id }, LOCAL, now)
-        this.reply(p.target, { type: 'suspect', id: p.target, incarnation: e.incarnation, from: this.id })
-      }
-    }
-    if (this.probe === undefined && now >= this.nextProbeAt) {
-      this.nextProbeAt = now + this.awareness.scale(this.cfg.probeInterval)
-      const target = this.order.next(id => this.probeable(id), () => this.probeCandidates())
-      if (target === undefined) return
-      const e = this.table.get(target) as MemberEntry
-      const seq = ++this.seq
-      this.probe = {
-        target,
-        incarnation: e.incarnation,
-        seq,
-        sentAt: now,
-        directDeadline: now + this.awareness.scale(this.cfg.probeTimeout),
-        indirectDeadline: this.nextProbeAt,
-        phase: 'direct',
-        helpers: [],
-        nacks: new Set()
-      }
-      this.outbox.enqueueSend(target, e.addrs, { type: 'ping', seq })
-    }
+  private onProbeFailed (target: string, incarnation: number, now: number): void {
+    const e = this.table.get(target)
+    if (e === undefined || e.incarnation !== incarnation || (e.status !== 'alive' && e.status !== 'suspect')) return
+    this.merge({ id: target, incarnation, status: 'suspect', from: this.id }, LOCAL, now)
+    // Lifeguard: tell the suspect directly so it can refute at once.
+    this.reply(target, { type: 'suspect', id: target, incarnation, from: this.id })
   }
 
   private onAck (from: string, seq: number, now: number): void {
-    const p = this.probe
-    if (p !== undefined && p.seq === seq && (from === p.target || p.helpers.includes(from))) {
-      this.probe = undefined
-      this.awareness.apply(-1)
-      return
-    }
+    if (this.prober.onAck(from, seq)) return
     const s = this.suspicions.get(from)
     if (s !== undefined && s.verifying() === seq) {
       // The suspect is up: fetch its state (holding its refutation) before our timer ends.
       s.verify(seq, now + this.awareness.scale(this.cfg.probeInterval))
       this.outbox.enqueueSend(from, this.addrsOf(from), pushPullMessage(++this.seq, false, false, this.snapshot()))
-      return
     }
-    const r = this.relays.get(seq)
-    if (r !== undefined && from === r.target) {
-      this.relays.delete(seq)
-      this.reply(r.origin, { type: 'ack', seq: r.originSeq })
-    }
-  }
-
-  private onPingReq (from: string, originSeq: number, target: string, targetAddrs: readonly string[], now: number): void {
-    if (target === this.id) {
-      this.reply(from, { type: 'ack', seq: originSeq })
-      return
-    }
-    const seq = ++this.seq
-    this.relays.set(seq, { origin: from, originSeq, target, nackAt: now + this.awareness.scale(this.cfg.probeTimeout) * this.cfg.nackRatio })
-    const known = this.addrsOf(target)
-    this.outbox.enqueueSend(target, known.length > 0 ? known : targetAddrs, { type: 'ping', seq })
-  }
-
-  private probeable (id: string): boolean {
-    const e = this.table.get(id)
-    return id !== this.id && e !== undefined && (e.status === 'alive' || e.status === 'suspect')
-  }
-
-  private probeCandidates (): string[] {
-    const out: string[] = []
-    for (const e of this.table.values()) if (this.probeable(e.id)) out.push(e.id)
-    return out
   }
 
   // ------------------------------------------------------------- merging
@@ -389,10 +329,10 @@ export class Membership {
       const min = suspicionMinTimeout(this.cfg, n)
       this.suspicions.set(claim.id, new Suspicion(claim.incarnation, now, min, min * this.cfg.suspicionMaxTimeoutMult, suspicionConfirmationsFor(this.cfg, n), claim.from))
       if (claim.from !== this.id && this.random() < Math.min(1, this.cfg.suspicionProbeFanout / Math.max(1, n - 2))) {
-        this.order.prioritize(claim.id)
+        this.prober.prioritize(claim.id)
       }
     }
-    if (alive && (current === undefined || current.status === 'dead' || current.status === 'left')) this.order.insert(claim.id)
+    if (alive && (current === undefined || current.status === 'dead' || current.status === 'left')) this.prober.insert(claim.id)
     if (claim.status === 'dead' || claim.status === 'left') {
       const timeout = claim.status === 'dead' ? this.cfg.deadReapTimeout : this.cfg.leftReapTimeout
       this.nextReapAt = Math.min(this.nextReapAt, now + timeout)

@@ -1,8 +1,19 @@
-// Probe scheduling (SWIM): one probe per period, round-robin over a shuffled list
-// of members, re-shuffled every round; members added mid-round go to a random
-// position so a new member is probed within about one round. Ids that stop being
-// probe-able (dead, left, reaped) are skipped lazily. Suspicion-directed probes
-// (see config.suspicionProbeFanout) jump the queue.
+// Failure detection by probing (SWIM with Lifeguard's nacks and awareness).
+//
+// Scheduling: one probe per period, round-robin over a shuffled list of members,
+// re-shuffled every round; members added mid-round go to a random position so a
+// new member is probed within about one round. Ids that stop being probe-able
+// (dead, left, reaped) are skipped lazily. Suspicion-directed probes (see
+// config.suspicionProbeFanout) jump the queue.
+//
+// One probe: ping; no ack within probeTimeout × (awareness+1) → ping-req to k
+// helpers; no ack by the end of the period → the host suspects the target.
+// Helpers relay the target's ack, or answer nack at nackRatio of their timeout.
+
+import type { Awareness } from './awareness.js'
+import type { ResolvedConfig } from './config.js'
+import type { MemberTable } from './state.js'
+import type { MembershipMessage } from './types.js'
 
 export class ProbeOrder {
   private list: string[] = []
@@ -52,7 +63,7 @@ export function shuffle<T> (items: T[], random: () => number): T[] {
 }
 
 /** Our own probe of `target`, from the direct ping to the end of the indirect window. */
-export interface ProbeInFlight {
+interface ProbeInFlight {
   readonly target: string
   readonly incarnation: number
   readonly seq: number
@@ -65,9 +76,149 @@ export interface ProbeInFlight {
 }
 
 /** A ping we send on behalf of `origin` (ping-req); answered with ack, or nack at `nackAt`. */
-export interface Relay {
+interface Relay {
   readonly origin: string
   readonly originSeq: number
   readonly target: string
   readonly nackAt: number
+}
+
+/** What the prober needs from the membership core. */
+export interface ProberHost {
+  readonly id: string
+  readonly cfg: ResolvedConfig
+  readonly random: () => number
+  readonly table: MemberTable
+  readonly awareness: Awareness
+  nextSeq: () => number
+  send: (to: string, addrs: readonly string[], msg: MembershipMessage) => void
+  /** Our probe of `target` (at `incarnation`) failed, direct and indirect. */
+  probeFailed: (target: string, incarnation: number, now: number) => void
+}
+
+export class Prober {
+  private readonly order: ProbeOrder
+  private probe: ProbeInFlight | undefined
+  private readonly relays = new Map<number, Relay>()
+  private nextProbeAt: number
+
+  constructor (private readonly host: ProberHost, now: number) {
+    this.order = new ProbeOrder(host.random)
+    // A random phase, so nodes started together do not probe in lockstep.
+    this.nextProbeAt = now + host.random() * host.cfg.probeInterval
+  }
+
+  insert (id: string): void { this.order.insert(id) }
+
+  prioritize (id: string): void { this.order.prioritize(id) }
+
+  stop (): void {
+    this.probe = undefined
+    this.relays.clear()
+    this.nextProbeAt = Infinity
+  }
+
+  nextDeadline (): number {
+    let t = this.probe === undefined ? this.nextProbeAt : this.probe.phase === 'direct' ? this.probe.directDeadline : this.probe.indirectDeadline
+    for (const r of this.relays.values()) t = Math.min(t, r.nackAt)
+    return t
+  }
+
+  /** Handles an ack for our probe or a relay; false if the seq is not ours. */
+  onAck (from: string, seq: number): boolean {
+    const p = this.probe
+    if (p !== undefined && p.seq === seq && (from === p.target || p.helpers.includes(from))) {
+      this.probe = undefined
+      this.host.awareness.apply(-1)
+      return true
+    }
+    const r = this.relays.get(seq)
+    if (r !== undefined && from === r.target) {
+      this.relays.delete(seq)
+      this.reply(r.origin, { type: 'ack', seq: r.originSeq })
+      return true
+    }
+    return false
+  }
+
+  onNack (from: string, seq: number): void {
+    if (this.probe?.seq === seq && this.probe.helpers.includes(from)) this.probe.nacks.add(from)
+  }
+
+  /** Pings `target` for `from`; the answer goes back under `originSeq`. */
+  onPingReq (from: string, originSeq: number, target: string, targetAddrs: readonly string[], now: number): void {
+    const h = this.host
+    if (target === h.id) {
+      this.reply(from, { type: 'ack', seq: originSeq })
+      return
+    }
+    const seq = h.nextSeq()
+    this.relays.set(seq, { origin: from, originSeq, target, nackAt: now + h.awareness.scale(h.cfg.probeTimeout) * h.cfg.nackRatio })
+    const known = h.table.get(target)?.addrs ?? []
+    h.send(target, known.length > 0 ? known : targetAddrs, { type: 'ping', seq })
+  }
+
+  tick (now: number): void {
+    const h = this.host
+    for (const [seq, r] of this.relays) {
+      if (r.nackAt <= now) {
+        this.relays.delete(seq)
+        this.reply(r.origin, { type: 'nack', seq: r.originSeq })
+      }
+    }
+    const p = this.probe
+    if (p !== undefined && p.phase === 'direct' && now >= p.directDeadline) {
+      const target = h.table.get(p.target)
+      const helpers = h.table.sample(h.cfg.indirectChecks, e => e.status === 'alive' && e.id !== h.id && e.id !== p.target, h.random)
+      p.phase = 'indirect'
+      p.helpers = helpers.map(x => x.id)
+      // A late tick (stalled event loop) still gets a full indirect window.
+      p.indirectDeadline = Math.max(p.indirectDeadline, now + h.awareness.scale(h.cfg.probeInterval - h.cfg.probeTimeout))
+      for (const x of helpers) h.send(x.id, x.addrs, { type: 'ping-req', seq: p.seq, target: p.target, targetAddrs: target?.addrs ?? [] })
+    }
+    if (p !== undefined && p.phase === 'indirect' && now >= p.indirectDeadline) {
+      this.probe = undefined
+      // Lifeguard: missing nacks mean our own links are suspect; with no helpers, any failure counts.
+      h.awareness.apply(p.helpers.length > 0 ? p.helpers.length - p.nacks.size : 1)
+      h.probeFailed(p.target, p.incarnation, now)
+    }
+    if (this.probe === undefined && now >= this.nextProbeAt) this.startProbe(now)
+  }
+
+  private startProbe (now: number): void {
+    const h = this.host
+    this.nextProbeAt = now + h.awareness.scale(h.cfg.probeInterval)
+    const target = this.order.next(id => this.probeable(id), () => this.candidates())
+    if (target === undefined) return
+    const e = h.table.get(target)
+    if (e === undefined) return
+    const seq = h.nextSeq()
+    this.probe = {
+      target,
+      incarnation: e.incarnation,
+      seq,
+      sentAt: now,
+      directDeadline: now + h.awareness.scale(h.cfg.probeTimeout),
+      indirectDeadline: this.nextProbeAt,
+      phase: 'direct',
+      helpers: [],
+      nacks: new Set()
+    }
+    h.send(target, e.addrs, { type: 'ping', seq })
+  }
+
+  private probeable (id: string): boolean {
+    const e = this.host.table.get(id)
+    return id !== this.host.id && e !== undefined && (e.status === 'alive' || e.status === 'suspect')
+  }
+
+  private candidates (): string[] {
+    const out: string[] = []
+    for (const e of this.host.table.values()) if (this.probeable(e.id)) out.push(e.id)
+    return out
+  }
+
+  private reply (to: string, msg: MembershipMessage): void {
+    this.host.send(to, this.host.table.get(to)?.addrs ?? [], msg)
+  }
 }

@@ -17,6 +17,8 @@ export interface NetworkOptions {
   readonly gossipJitter?: number
   /** Probability one node misses one gossip message. Default 0. */
   readonly gossipLoss?: number
+  /** A joining node enters the gossip mesh after uniform [0, meshDelay) ms (gossipsub heartbeat grafting). Default 0. */
+  readonly meshDelay?: number
 }
 
 export class FakeNetwork {
@@ -26,6 +28,7 @@ export class FakeNetwork {
   readonly gossipLatency: number
   readonly gossipJitter: number
   gossipLoss: number
+  readonly meshDelay: number
   private side = new Map<string, number>()
   private readonly blocked = new Set<string>()
 
@@ -36,6 +39,7 @@ export class FakeNetwork {
     this.gossipLatency = opts.gossipLatency ?? 20
     this.gossipJitter = opts.gossipJitter ?? 30
     this.gossipLoss = opts.gossipLoss ?? 0
+    this.meshDelay = opts.meshDelay ?? 0
   }
 
   /** Splits the nodes into groups that cannot reach each other; unlisted nodes form their own group. */

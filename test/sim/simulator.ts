@@ -28,6 +28,8 @@ export class SimNode {
   meshed = false
   timerAt = Infinity
   timerToken = 0
+  /** Bumped on restart so events of a previous life are ignored. */
+  life = 0
   readonly inbox: Array<{ from: string, msg: MembershipMessage }> = []
   constructor (readonly id: string, public core: Membership) {}
 }
@@ -98,6 +100,7 @@ export class Simulation {
   restart (id: string, seed?: string): SimNode {
     const n = this.node(id)
     n.core = this.makeCore(id, n.persisted)
+    n.life++
     n.state = 'running'
     n.meshed = false
     n.timerAt = Infinity
@@ -163,8 +166,15 @@ export class Simulation {
   }
 
   private start (node: SimNode, join: string | undefined): void {
-    if (join !== undefined) node.core.join(join)
-    node.meshed = join !== undefined || this.nodes.size === 1
+    if (join !== undefined) node.core.join(join, this.now)
+    node.meshed = this.nodes.size === 1
+    // gossipsub grafts a new peer into the mesh at a heartbeat: until then it hears no gossip.
+    if (join !== undefined) {
+      const life = node.life
+      const graft = (): void => { if (node.state !== 'crashed' && node.life === life) node.meshed = true }
+      if (this.net.meshDelay > 0) this.queue.push(this.now + this.random() * this.net.meshDelay, graft)
+      else graft()
+    }
     this.flush(node)
   }
 
@@ -247,8 +257,6 @@ export class Simulation {
       target.inbox.push({ from, msg })
       return
     }
-    // Once a node learns of peers it dials some of them, which puts it in the mesh.
-    target.meshed = true
     target.core.receive(from, msg, this.now)
     this.flush(target)
   }
