@@ -16,6 +16,11 @@ export interface DeviceStats {
   wanted: number
   /** 100 × assigned / wanted − 100 (MAX_BALANCE for weight 0 holding replicas, 0 for an idle weight-0 device). */
   balance: number
+  /**
+   * What the replica plan aims for: differs from `wanted` only where dispersion binds
+   * (a device cannot hold two replicas of a partition, and overload shifts shares).
+   */
+  planned: number
 }
 
 export interface RingStats {
@@ -42,7 +47,17 @@ export function assignedPerDevice (rows: ReadonlyArray<Uint16Array>, deviceSlots
   return assigned
 }
 
-export function deviceStats (devs: ReadonlyArray<RingDevice | null>, assigned: Int32Array, parts: number, replicas: number): DeviceStats[] {
+/** Partition-replicas the plan gives each device id (real-valued, before rounding). */
+export function plannedPerDevice (tree: TierTree, share: Float64Array, total: number, deviceSlots: number): Float64Array {
+  const out = new Float64Array(deviceSlots)
+  for (let node = 0; node < tree.nodeCount; node++) {
+    const dev = tree.devOfLeaf[node]
+    if (dev >= 0 && share[0] > 0) out[dev] = total * share[node] / share[0]
+  }
+  return out
+}
+
+export function deviceStats (devs: ReadonlyArray<RingDevice | null>, assigned: Int32Array, parts: number, replicas: number, planned: Float64Array): DeviceStats[] {
   let totalWeight = 0
   for (const d of devs) if (d != null) totalWeight += d.weight
   const out: DeviceStats[] = []
@@ -51,7 +66,7 @@ export function deviceStats (devs: ReadonlyArray<RingDevice | null>, assigned: I
     const wanted = totalWeight > 0 ? parts * replicas * d.weight / totalWeight : 0
     const got = assigned[d.id] ?? 0
     const balance = wanted > 0 ? 100 * got / wanted - 100 : got > 0 ? MAX_BALANCE : 0
-    out.push({ id: d.id, weight: d.weight, assigned: got, wanted, balance })
+    out.push({ id: d.id, weight: d.weight, assigned: got, wanted, balance, planned: planned[d.id] ?? 0 })
   }
   return out
 }
@@ -105,6 +120,8 @@ export function ringStats (ring: RingData, options: { overload?: number } = {}):
   const replicas = replicasOfRows(ring.rows, parts)
   const tree = buildTierTree(ring.devs)
   const plan = planShares(tree, replicas, options.overload ?? 0)
-  const devices = deviceStats(ring.devs, assignedPerDevice(ring.rows, ring.devs.length), parts, replicas)
+  const total = ring.rows.reduce((n, row) => n + row.length, 0)
+  const planned = plannedPerDevice(tree, plan.share, total, ring.devs.length)
+  const devices = deviceStats(ring.devs, assignedPerDevice(ring.rows, ring.devs.length), parts, replicas, planned)
   return { parts, replicas, balance: maxAbsBalance(devices), dispersion: dispersionPercent(tree, plan.max, ring.rows, parts, replicas), devices }
 }

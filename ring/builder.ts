@@ -15,7 +15,7 @@ import { RingBuildError } from './errors.js'
 import { Prng } from './builder-prng.js'
 import { resolveDeviceIds } from './builder-devices.js'
 import { validateDeviceSpecs, validateParams } from './builder-validate.js'
-import { deviceStats, dispersionPercent, maxAbsBalance } from './builder-stats.js'
+import { deviceStats, dispersionPercent, maxAbsBalance, plannedPerDevice } from './builder-stats.js'
 import { LEVELS, LEVEL_DEVICE, ROOT, buildTierTree } from './placement-tree.js'
 import { apportionTargets, planShares } from './placement-plan.js'
 import { NO_DEVICE, Placer } from './placement-assign.js'
@@ -58,16 +58,25 @@ function reshapeRows (previous: BuilderState | undefined, lengths: number[]): Ui
   })
 }
 
-/** Ages advanced by the whole hours since the previous state, saturating at 255. */
+/**
+ * Move ages for this rebalance. Invariant kept across states: a partition of age a ≥ 1
+ * last moved at or before agedAt − a hours, and one of age 0 at or before rebalancedAt.
+ * agedAt advances in whole hours (fractions carry over, so rebalancing more often than
+ * hourly still lets ages grow), and a partition of age 0 is aged from rebalancedAt, so
+ * no partition ever looks older than it is: min_part_hours is never cut short.
+ */
 function advanceAges (previous: BuilderState | undefined, parts: number, now: number, pretend: boolean): { ages: Uint8Array, agedAt: number } {
   const ages = new Uint8Array(parts)
-  if (previous === undefined || pretend) {
-    ages.fill(MAX_AGE)
-    return { ages, agedAt: previous?.agedAt !== undefined && previous.agedAt <= now ? previous.agedAt : now }
-  }
+  if (previous === undefined) return { ages: ages.fill(MAX_AGE), agedAt: now }
   const hours = now > previous.agedAt ? Math.floor((now - previous.agedAt) / HOUR_MS) : 0
-  for (let p = 0; p < parts; p++) ages[p] = Math.min(MAX_AGE, previous.lastMoveHours[p] + hours)
-  return { ages, agedAt: now > previous.agedAt ? previous.agedAt + hours * HOUR_MS : previous.agedAt }
+  const agedAt = previous.agedAt + hours * HOUR_MS
+  if (pretend) return { ages: ages.fill(MAX_AGE), agedAt }
+  const freshAge = Math.max(0, Math.min(MAX_AGE, Math.floor((agedAt - previous.rebalancedAt) / HOUR_MS)))
+  for (let p = 0; p < parts; p++) {
+    const age = previous.lastMoveHours[p]
+    ages[p] = age === 0 ? freshAge : Math.min(MAX_AGE, age + hours)
+  }
+  return { ages, agedAt }
 }
 
 export function rebalance (input: RebalanceInput, clock?: () => number): RebalanceResult {
@@ -106,12 +115,18 @@ export function rebalance (input: RebalanceInput, clock?: () => number): Rebalan
     }
   }
   const target = apportionTargets(tree, plan, total, current)
-  let minimum = unplaced
+  // Least movement any builder needs to land every device within floor/ceil of its
+  // planned share: the larger of what must leave (unplaced slots plus holdings above
+  // the ceiling) and what must arrive (shortfalls below the floor).
+  let mustLeave = unplaced
+  let mustArrive = 0
   for (let node = 0; node < tree.nodeCount; node++) {
     if (tree.level[node] !== LEVEL_DEVICE) continue
     const wanted = total * plan.share[node] / plan.share[ROOT]
-    if (current[node] > wanted) minimum += current[node] - wanted
+    mustLeave += Math.max(0, current[node] - Math.ceil(wanted - 1e-9))
+    mustArrive += Math.max(0, Math.floor(wanted + 1e-9) - current[node])
   }
+  const minimum = Math.max(mustLeave, mustArrive)
 
   const rng = new Prng(params.seed)
   const placer = new Placer({ tree, max: plan.max, target, rows, previous: before, parts, movable, rng })
@@ -126,7 +141,8 @@ export function rebalance (input: RebalanceInput, clock?: () => number): Rebalan
     }
   }
   const replicas = params.replicas
-  const devices = deviceStats(devs, placer.deviceCounts(devs.length), parts, replicas)
+  const planned = plannedPerDevice(tree, plan.share, total, devs.length)
+  const devices = deviceStats(devs, placer.deviceCounts(devs.length), parts, replicas, planned)
   const ring: RingData = { partPower: params.partPower, devs, rows }
   const state: BuilderState = {
     version: 1,

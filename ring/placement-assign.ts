@@ -2,8 +2,9 @@
 // over the partitions, in a seeded random order:
 //
 // 1. Repair: empty slots and slots of removed devices are (re)filled; a partition
-//    that holds two replicas on one device, or more replicas in a tier node than the
-//    plan's max, gives one replica up, which is re-placed at once. A new home is found
+//    that holds two replicas on one device, a replica on a device of weight 0, or more
+//    replicas in a tier node than the plan's max, gives one replica up, which is
+//    re-placed at once. A new home is found
 //    by walking the tier tree from the root, at each level taking the eligible child
 //    that is furthest below its target (relative to it), where eligible means the
 //    partition would not exceed the child's max.
@@ -26,9 +27,13 @@ export const NO_DEVICE = 0xffff
 const MODE_FILL = 0 // any eligible device, furthest below target first
 const MODE_FILL_ANY_TIER = 1 // as MODE_FILL but ignoring tier maxima (last resort)
 const MODE_BALANCE = 2 // only devices below target
+const MODE_FILL_FAST = 3 // as MODE_FILL but settling for a good-enough child (slots that held no data)
 
-/** Balance passes to try at most; later passes only run while the previous one moved something. */
-const BALANCE_PASSES = 3
+/** Device visits allowed for exact placement per rebalance (see Placer.exactBudget). */
+const EXACT_PLACEMENT_BUDGET = 50_000_000
+
+/** Rounds of balance passes at most; rounds also stop after two that did not lower the total deficit. */
+const BALANCE_ROUNDS = 32
 
 export interface AssignInput {
   tree: TierTree
@@ -66,6 +71,14 @@ export class Placer {
   /** Rows of the loaded partition already tried as donors. */
   private readonly triedRow: Uint8Array
   readonly locked: Uint8Array
+  /** First leaf node: leaves are numbered last and contiguously. */
+  private readonly firstLeaf: number
+  /**
+   * Device visits left for exact placement of replicas that move data; past it the
+   * walk from the root takes over, so mass moves (say, a new zone forcing a replica
+   * out of a third of the partitions) stay linear in partitions.
+   */
+  private exactBudget = EXACT_PLACEMENT_BUDGET
 
   constructor (input: AssignInput) {
     this.tree = input.tree
@@ -87,6 +100,9 @@ export class Placer {
     this.pLeaf = new Int32Array(this.nRows)
     this.triedRow = new Uint8Array(this.nRows)
     this.locked = new Uint8Array(this.parts)
+    let firstLeaf = n
+    while (firstLeaf > 0 && this.tree.level[firstLeaf - 1] === LEVEL_DEVICE) firstLeaf--
+    this.firstLeaf = firstLeaf
     this.countCurrent()
   }
 
@@ -163,8 +179,10 @@ export class Placer {
       // When filling, the first eligible child at least as needy as its parent will do:
       // one exists among the unblocked ones (the parent's need is their target-weighted
       // mean), a child only ever gets one replica past its parent's fill, and most walks
-      // look at two or three children per level instead of all. Balancing scans them all.
-      const goodEnough = balancing ? Infinity : (target[node] - count[node]) * inverseTarget[node] - 1e-12
+      // look at two or three children per level instead of all. Used for slots that held
+      // no data (initial builds), where a slightly worse choice costs no movement; slots
+      // whose data moves anyway get the full scan, so they land where they are needed.
+      const goodEnough = mode !== MODE_FILL_FAST ? Infinity : (target[node] - count[node]) * inverseTarget[node] - 1e-12
       let best = -1
       let bestKey = -Infinity
       // A random starting child breaks ties between equally needy children.
@@ -204,6 +222,54 @@ export class Placer {
     }
   }
 
+  /**
+   * Scans every device for the loaded partition and returns the eligible one furthest
+   * below its target (ties: the one whose ip, then zone, then region is furthest below
+   * target), or -1. Unlike the walk from the root, a tier is judged by the device the
+   * partition can actually use in it. Costs one pass over the devices.
+   */
+  private pickExact (skipRow: number): number {
+    const { cap, ancestor, nodeCount } = this.tree
+    const { target, count, inverseTarget, max, pLeaf, nRows, firstLeaf } = this
+    const n = nodeCount - firstLeaf
+    const need = (node: number): number => (target[node] - count[node]) * inverseTarget[node]
+    let best = -1
+    let bestKey = -Infinity
+    let leaf = firstLeaf + this.rng.below(n)
+    for (let k = 0; k < n; k++, leaf++) {
+      if (leaf === nodeCount) leaf = firstLeaf
+      if (cap[leaf] === 0) continue
+      const key = need(leaf)
+      if (key < bestKey) continue
+      const base = leaf * LEVELS
+      if (key === bestKey) {
+        const other = best * LEVELS
+        let better = false
+        for (let l = LEVEL_IP; l >= LEVEL_REGION; l--) {
+          const mine = need(ancestor[base + l])
+          const theirs = need(ancestor[other + l])
+          if (mine !== theirs) { better = mine > theirs; break }
+        }
+        if (!better) continue
+      }
+      let eligible = true
+      for (let l = LEVEL_REGION; l <= LEVEL_DEVICE && eligible; l++) {
+        const node = ancestor[base + l]
+        let under = 0
+        for (let r = 0; r < nRows; r++) {
+          const other = pLeaf[r]
+          if (other >= 0 && r !== skipRow && ancestor[other * LEVELS + l] === node) under++
+        }
+        if (under >= (l === LEVEL_DEVICE ? 1 : max[node])) eligible = false
+      }
+      if (!eligible) continue
+      best = leaf
+      bestKey = key
+    }
+    this.exactBudget -= n
+    return best
+  }
+
   private place (p: number, r: number, leaf: number): void {
     const previousDev = this.rows[r][p]
     const old = this.pLeaf[r]
@@ -226,6 +292,15 @@ export class Placer {
   /** Surplus of a leaf relative to its target: how urgently it should give a replica away. */
   private surplusKey (leaf: number): number {
     return (this.count[leaf] - this.target[leaf]) * this.inverseTarget[leaf]
+  }
+
+  /** Row of the loaded partition on a device of weight 0 (being drained), or -1. */
+  private drainVictim (): number {
+    for (let r = 0; r < this.nRows; r++) {
+      const l = this.pLeaf[r]
+      if (l >= 0 && this.tree.cap[l] === 0) return r
+    }
+    return -1
   }
 
   /** Row of the loaded partition to give up to fix a tier over its max, or -1. */
@@ -262,29 +337,40 @@ export class Placer {
       for (let r2 = 0; r2 < r; r2++) if (this.pLeaf[r2] === l) { this.vacate(p, r); break }
     }
     if (this.locked[p] === 0 && this.movable[p] === 1) {
-      const victim = this.dispersionVictim()
+      const victim = this.drainVictim()
       if (victim >= 0) this.vacate(p, victim)
+      else {
+        const crowded = this.dispersionVictim()
+        if (crowded >= 0) this.vacate(p, crowded)
+      }
     }
     for (let r = 0; r < this.nRows; r++) {
       if (this.pLeaf[r] !== -1) continue
       this.stamp++
-      let leaf = this.pick(MODE_FILL, -1)
+      let leaf: number
+      if (this.previous[r][p] === NO_DEVICE) leaf = this.pick(MODE_FILL_FAST, -1)
+      else if (this.exactBudget > 0) leaf = this.pickExact(-1)
+      else leaf = this.pick(MODE_FILL, -1)
       if (leaf < 0) { this.stamp++; leaf = this.pick(MODE_FILL_ANY_TIER, -1) }
       if (leaf < 0) throw new RingBuildError('too-many-replicas', `partition ${p}: no device left to hold replica ${r}`)
       this.place(p, r, leaf)
     }
   }
 
-  /** Tries to move one replica of partition p from a device above target to one below. */
-  private balance (p: number): boolean {
+  /**
+   * Tries to move one replica of partition p to a device below target, taking it from a
+   * device at least `minSurplus` above its target (1: a direct move; 0: a relay move that
+   * leaves the donor one short, for a later direct move to refill).
+   */
+  private balance (p: number, minSurplus: number): boolean {
     this.load(p)
     this.triedRow.fill(0)
     for (;;) {
       let donorRow = -1
-      let donorKey = 0
+      let donorKey = -Infinity
       for (let r = 0; r < this.nRows; r++) {
         const l = this.pLeaf[r]
-        if (l < 0 || this.triedRow[r] === 1 || this.count[l] <= this.target[l]) continue
+        if (l < 0 || this.triedRow[r] === 1 || this.count[l] - this.target[l] < minSurplus) continue
         const key = this.surplusKey(l)
         if (key > donorKey) { donorRow = r; donorKey = key }
       }
@@ -294,6 +380,18 @@ export class Placer {
       const leaf = this.pick(MODE_BALANCE, donorRow)
       if (leaf >= 0) { this.place(p, donorRow, leaf); return true }
     }
+  }
+
+  /** One pass of balance moves over the movable partitions; returns how many moved. */
+  private balancePass (start: number, minSurplus: number, limit: number): number {
+    const mask = this.parts - 1
+    let moved = 0
+    for (let k = 0; k < this.parts && moved < limit && this.deficit[ROOT] > 0; k++) {
+      const p = (start + k) & mask
+      if (this.locked[p] === 1 || this.movable[p] === 0) continue
+      if (this.balance(p, minSurplus)) moved++
+    }
+    return moved
   }
 
   /** Partition-replicas per device id (ids without a tree leaf hold none after run). */
@@ -315,14 +413,17 @@ export class Placer {
     const parts = this.parts
     const mask = parts - 1
     for (let k = 0; k < parts; k++) this.repair((start + k) & mask)
-    for (let pass = 0; pass < BALANCE_PASSES && this.deficit[ROOT] > 0; pass++) {
-      let moved = 0
-      for (let k = 0; k < parts && this.deficit[ROOT] > 0; k++) {
-        const p = (start + k) & mask
-        if (this.locked[p] === 1 || this.movable[p] === 0) continue
-        if (this.balance(p)) moved++
+    // Direct moves first. When they stall with devices still short (the only partitions
+    // they could take are blocked by dispersion), relay: move a replica from a device at
+    // target to a short one, then let direct moves refill the relay donor.
+    let stalled = 0
+    for (let round = 0; round < BALANCE_ROUNDS && this.deficit[ROOT] > 0 && stalled < 2; round++) {
+      const before = this.deficit[ROOT]
+      if (this.balancePass(start, 1, Infinity) > 0 && this.deficit[ROOT] === 0) break
+      if (this.balancePass(start, 0, this.deficit[ROOT]) === 0) {
+        if (this.balancePass(start, 1, Infinity) === 0) break
       }
-      if (moved === 0) break
+      stalled = this.deficit[ROOT] < before ? 0 : stalled + 1
     }
   }
 }

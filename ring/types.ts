@@ -55,7 +55,11 @@ export interface BuildParams {
 export interface RebalanceReport {
   /** Partition-replicas whose device changed in this rebalance. */
   moved: number
-  /** The theoretical minimum movement for this change (parts × replicas × changedWeight / totalWeight, or the removed share). */
+  /**
+   * The least movement for this change: partition-replicas that must leave (unplaced, or
+   * above a device's planned ceiling) or must arrive (below its floor), whichever is more.
+   * For one added device ≈ parts × replicas × addedWeight / totalWeight; for a removal, its share.
+   */
   minimum: number
   /** max over devices of |100 × assigned / wanted − 100| (Swift's definition). */
   balance: number
