@@ -1,7 +1,9 @@
 // Simulated membership figures at N = 50, 500 and 2000 (virtual time, same core
 // code as the agent): join convergence through one seed, kill → every survivor
 // marks the node dead, false positives, and per-node message load. Prints JSON.
-//   node build/bench/membership-sim.js [--nodes 50,500,2000] [--seed 1] [--wire auto|on|off]
+//   node build/bench/membership-sim.js [--nodes 50,500,2000] [--seed 1] [--wire auto|on|off] [--kills 3]
+// Network model: direct messages 2–5 ms, gossip 20–50 ms, gossipsub grafting of a
+// joiner within 0–300 ms. The lossy phase drops 5 % of direct messages for 30 s.
 import { parseArgs } from 'node:util'
 import { pushPullPeriod, resolveConfig, suspicionMinTimeout } from '../protocol/membership/index.js'
 import { Simulation } from '../test/sim/simulator.js'
@@ -10,7 +12,8 @@ const { values } = parseArgs({
   options: {
     nodes: { type: 'string', default: '50,500,2000' },
     seed: { type: 'string', default: '1' },
-    wire: { type: 'string', default: 'auto' }
+    wire: { type: 'string', default: 'auto' },
+    kills: { type: 'string', default: '3' }
   }
 })
 const sizes = values.nodes.split(',').map(Number)
@@ -28,7 +31,7 @@ function runOne (n: number): Record<string, unknown> {
   const started = performance.now()
   // The codec round trip costs O(N) per push-pull; keep it for the small run only unless asked.
   const wire = values.wire === 'on' || (values.wire === 'auto' && n <= 50)
-  const sim = new Simulation({ seed: seed + n, wire })
+  const sim = new Simulation({ seed: seed + n, wire, network: { meshDelay: 300 } })
   const cfg = resolveConfig()
   // Joins spread over ~2 s (at most one per 10 ms), all through the first node.
   const gap = Math.min(10, 2000 / n)
@@ -54,18 +57,41 @@ function runOne (n: number): Record<string, unknown> {
     messagesByType: Object.fromEntries(Object.entries(sim.stats.byType).map(([k, v]) => [k, v - (before.byType[k] ?? 0)]))
   }
 
-  // Kill one node; every survivor must mark it dead.
-  const victim = name(Math.floor(n / 3))
-  const failedAt = new Map<string, number>()
-  let falsePositives = 0
-  sim.onEvent = (node, e) => {
-    if (e.kind === 'fail' && e.member.id === victim) failedAt.set(node, sim.now)
-    else if (e.kind === 'fail') falsePositives++
+  // Lossy phase: 5 % of direct messages dropped for 30 s; every failure verdict is false.
+  let failVerdicts = 0
+  let suspectEvents = 0
+  sim.onEvent = (_node, e) => {
+    if (e.kind === 'fail') failVerdicts++
+    if (e.kind === 'suspect') suspectEvents++
   }
-  const killAt = sim.now
-  sim.crash(victim)
-  const detectMs = sim.runUntil(() => failedAt.size === n - 1, 60_000, 10)
-  sim.run(5000)
+  sim.net.loss = 0.05
+  sim.run(30_000)
+  sim.net.loss = 0
+  const lossy = { failVerdicts, suspectEvents, reconvergedMs: sim.runUntil(() => sim.allSeeAllAlive(), 30_000, 50) }
+
+  // Kill nodes one after another; every survivor must mark each dead.
+  const kills = []
+  for (let k = 0; k < Number(values.kills); k++) {
+    const victim = name(Math.floor(n / 3) + k * 7)
+    const failedAt = new Map<string, number>()
+    let otherFailVerdicts = 0
+    sim.onEvent = (node, e) => {
+      if (e.kind === 'fail' && e.member.id === victim) failedAt.set(node, sim.now)
+      else if (e.kind === 'fail') otherFailVerdicts++
+    }
+    const deadBefore = sim.stats.byType.dead ?? 0
+    const killAt = sim.now
+    sim.crash(victim)
+    const survivors = sim.running().length
+    const allSurvivorsDeadMs = sim.runUntil(() => failedAt.size === survivors, 60_000, 10)
+    kills.push({
+      allSurvivorsDeadMs,
+      perSurvivorMs: failedAt.size > 0 ? quantiles([...failedAt.values()].map(t => t - killAt)) : null,
+      deadPublishes: (sim.stats.byType.dead ?? 0) - deadBefore,
+      otherFailVerdicts
+    })
+    sim.run(5000)
+  }
 
   return {
     nodes: n,
@@ -74,13 +100,9 @@ function runOne (n: number): Record<string, unknown> {
     joinAllAliveMsAfterLastJoin: joinMs,
     checksumsAgreeMsAfterThat: checksumMs,
     steady,
-    kill: {
-      allSurvivorsDeadMs: detectMs,
-      perSurvivorMs: failedAt.size > 0 ? quantiles([...failedAt.values()].map(t => t - killAt)) : null,
-      suspicionMinMs: Math.round(suspicionMinTimeout(cfg, n)),
-      deadPublishes: sim.stats.byType.dead ?? 0
-    },
-    falsePositives,
+    suspicionMinMs: Math.round(suspicionMinTimeout(cfg, n)),
+    kills,
+    lossy,
     pushPullPeriodMs: pushPullPeriod(cfg, n),
     wallMs: Math.round(performance.now() - started)
   }
