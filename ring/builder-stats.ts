@@ -43,7 +43,12 @@ export function replicasOfRows (rows: ReadonlyArray<Uint16Array>, parts: number)
 
 export function assignedPerDevice (rows: ReadonlyArray<Uint16Array>, deviceSlots: number): Int32Array {
   const assigned = new Int32Array(deviceSlots)
-  for (const row of rows) for (let p = 0; p < row.length; p++) if (row[p] < deviceSlots) assigned[row[p]]++
+  for (const row of rows) {
+    for (let p = 0; p < row.length; p++) {
+      const dev = row[p]
+      if (dev < deviceSlots) assigned[dev]++
+    }
+  }
   return assigned
 }
 

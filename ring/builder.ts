@@ -15,7 +15,7 @@ import { RingBuildError } from './errors.js'
 import { Prng } from './builder-prng.js'
 import { resolveDeviceIds } from './builder-devices.js'
 import { validateDeviceSpecs, validateParams } from './builder-validate.js'
-import { deviceStats, dispersionPercent, maxAbsBalance, plannedPerDevice } from './builder-stats.js'
+import { assignedPerDevice, deviceStats, dispersionPercent, maxAbsBalance, plannedPerDevice } from './builder-stats.js'
 import { LEVELS, LEVEL_DEVICE, ROOT, buildTierTree } from './placement-tree.js'
 import { apportionTargets, planShares } from './placement-plan.js'
 import { NO_DEVICE, Placer } from './placement-assign.js'
@@ -104,15 +104,14 @@ export function rebalance (input: RebalanceInput, clock?: () => number): Rebalan
   const tree = buildTierTree(devs)
   const plan = planShares(tree, params.replicas, params.overload)
   // Current holdings per tier node, for sticky rounding and the movement minimum.
+  const perDevice = assignedPerDevice(before, devs.length)
   const current = new Int32Array(tree.nodeCount)
-  let unplaced = 0
-  for (const row of before) {
-    for (let p = 0; p < row.length; p++) {
-      const dev = row[p]
-      const leaf = dev < tree.leafOfDev.length ? tree.leafOfDev[dev] : -1
-      if (leaf < 0) { unplaced++; continue }
-      for (let l = 0; l < LEVELS; l++) current[tree.ancestor[leaf * LEVELS + l]]++
-    }
+  let unplaced = total
+  for (let leaf = 0; leaf < tree.nodeCount; leaf++) {
+    const dev = tree.devOfLeaf[leaf]
+    if (dev < 0) continue
+    unplaced -= perDevice[dev]
+    for (let l = 0; l < LEVELS; l++) current[tree.ancestor[leaf * LEVELS + l]] += perDevice[dev]
   }
   const target = apportionTargets(tree, plan, total, current)
   // Least movement any builder needs to land every device within floor/ceil of its
@@ -129,7 +128,7 @@ export function rebalance (input: RebalanceInput, clock?: () => number): Rebalan
   const minimum = Math.max(mustLeave, mustArrive)
 
   const rng = new Prng(params.seed)
-  const placer = new Placer({ tree, max: plan.max, target, rows, previous: before, parts, movable, rng })
+  const placer = new Placer({ tree, max: plan.max, target, current, rows, previous: before, parts, movable, rng })
   placer.run(rng.below(parts))
 
   let moved = 0

@@ -39,6 +39,8 @@ export interface AssignInput {
   tree: TierTree
   max: Int32Array
   target: Int32Array
+  /** Partition-replicas per tier node in `rows` as given (devices without a leaf excluded). */
+  current: Int32Array
   /** Working rows, changed in place; same shape as the result. */
   rows: Uint16Array[]
   /** The rows before this rebalance, resized to the same shape (NO_DEVICE where there was no slot). */
@@ -103,27 +105,16 @@ export class Placer {
     let firstLeaf = n
     while (firstLeaf > 0 && this.tree.level[firstLeaf - 1] === LEVEL_DEVICE) firstLeaf--
     this.firstLeaf = firstLeaf
-    this.countCurrent()
+    this.countCurrent(input.current)
   }
 
-  private countCurrent (): void {
-    const { leafOfDev, ancestor, level } = this.tree
-    const leafCount = new Int32Array(this.tree.nodeCount)
-    for (const row of this.rows) {
-      for (let p = 0; p < row.length; p++) {
-        const dev = row[p]
-        if (dev < leafOfDev.length && leafOfDev[dev] >= 0) leafCount[leafOfDev[dev]]++
-      }
-    }
+  private countCurrent (current: Int32Array): void {
+    const { ancestor, level } = this.tree
+    this.count.set(current)
     for (let leaf = 0; leaf < this.tree.nodeCount; leaf++) {
       if (level[leaf] !== LEVEL_DEVICE) continue
-      const c = leafCount[leaf]
-      const d = Math.max(0, this.target[leaf] - c)
-      for (let l = 0; l < LEVELS; l++) {
-        const a = ancestor[leaf * LEVELS + l]
-        this.count[a] += c
-        this.deficit[a] += d
-      }
+      const d = Math.max(0, this.target[leaf] - current[leaf])
+      for (let l = 0; l < LEVELS; l++) this.deficit[ancestor[leaf * LEVELS + l]] += d
     }
   }
 
