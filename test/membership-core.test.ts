@@ -139,6 +139,42 @@ test('awareness: failed probes without nacks raise the score and stretch the pro
   assert.ok(a.awarenessScore() >= 3, `score ${a.awarenessScore()}`)
   const pings = sends(rs).filter(s => s.msg.type === 'ping').length
   assert.ok(pings < 5000 / 200 / 2, `only ${pings} probes: the period stretched`)
+  // Successful probes bring the score back down, one step per ack.
+  const high = a.awarenessScore()
+  for (const id of ['b', 'c', 'd']) a.receive(id, alive(id, 10), 5000) // they come back
+  let now = 5000
+  for (let i = 0; i < 200 && a.awarenessScore() > 0; i++) {
+    now = Math.max(now, a.nextDeadline())
+    a.tick(now)
+    for (const o of a.ready().send) {
+      if (o.msg.type === 'ping') a.receive(o.to, { type: 'ack', seq: o.msg.seq }, now + 1)
+      if (o.msg.type === 'suspect') a.receive(o.to, { type: 'alive', id: o.to, incarnation: o.msg.incarnation + 1, addrs: [], meta: new Uint8Array(), from: o.to }, now + 1)
+    }
+  }
+  assert.is(a.awarenessScore(), 0, `down from ${high}`)
+})
+
+test('awareness: each helper that fails to nack counts against our own health', () => {
+  const a = core('a')
+  for (const id of ['b', 'c', 'd', 'x']) a.receive(id, alive(id), 0)
+  a.ready()
+  let now = 0
+  for (let i = 0; i < 100; i++) {
+    now = a.nextDeadline()
+    a.tick(now)
+    const r = a.ready()
+    const reqs = r.send.filter(o => o.msg.type === 'ping-req')
+    for (const o of r.send) if (o.msg.type === 'ping' && o.to !== 'x') a.receive(o.to, { type: 'ack', seq: o.msg.seq }, now + 1)
+    if (reqs.length > 0) {
+      assert.is(reqs.length, 3)
+      // Exactly one of three helpers nacks: the two silent ones raise the score by 2.
+      a.receive(reqs[0].to, { type: 'nack', seq: reqs[0].msg.type === 'ping-req' ? reqs[0].msg.seq : -1 }, now + 50)
+      runTo(a, now, now + 100)
+      assert.is(a.awarenessScore(), 2)
+      return
+    }
+  }
+  assert.unreachable('x was never probed')
 })
 
 test('suspicion: timeout starts at max and shrinks with distinct confirmations to min', () => {

@@ -105,7 +105,9 @@ function positive (field: string, v: unknown, integer = false): number {
 
 /** Fills defaults and validates; throws ConfigError on the first bad field. */
 export function resolveConfig (partial: Partial<MembershipConfig> = {}): ResolvedConfig {
-  const c = { ...DEFAULT_CONFIG, ...partial }
+  // An explicit `undefined` means "use the default", as an absent key does.
+  const given = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<MembershipConfig>
+  const c = { ...DEFAULT_CONFIG, ...given }
   positive('probeInterval', c.probeInterval)
   positive('probeTimeout', c.probeTimeout)
   if (c.probeTimeout * 2 > c.probeInterval) throw new ConfigError('probeTimeout', 'must be at most half of probeInterval (the rest is the indirect window)')
@@ -116,7 +118,7 @@ export function resolveConfig (partial: Partial<MembershipConfig> = {}): Resolve
   positive('suspicionMult', c.suspicionMult)
   positive('suspicionMaxTimeoutMult', c.suspicionMaxTimeoutMult)
   if (c.suspicionMaxTimeoutMult < 1) throw new ConfigError('suspicionMaxTimeoutMult', 'must be at least 1')
-  const confirmations = partial.suspicionConfirmations ?? Math.max(0, Math.floor(c.suspicionMult) - 2)
+  const confirmations = given.suspicionConfirmations ?? Math.max(0, Math.floor(c.suspicionMult) - 2)
   if (!Number.isInteger(confirmations) || confirmations < 0) throw new ConfigError('suspicionConfirmations', 'must be a non-negative integer')
   if (typeof c.suspicionProbeFanout !== 'number' || !(c.suspicionProbeFanout >= 0)) throw new ConfigError('suspicionProbeFanout', 'must be a non-negative number')
   positive('pushPullInterval', c.pushPullInterval)
