@@ -13,7 +13,7 @@ import { formatTable } from './cli/table.js'
 
 export interface DevClusterOptions {
   nodes: number
-  /** The CLI entry to run for each node (default: this process's script). */
+  /** The CLI script to run for each node (default: this process's own script or executable). */
   cliPath?: string
   logLevel?: string
   /** Keep the data dirs after stopping (default: removed). */
@@ -60,9 +60,18 @@ async function stopAll (nodes: DevNode[]): Promise<void> {
   }))
 }
 
+/** How to run this same agent again: node + script, or the single executable itself. */
+async function selfInvocation (cliPath: string | undefined): Promise<{ command: string, prefix: string[], shown: string }> {
+  // node:sea exists from Node 20.12; loaded lazily so older Node 20 still runs the rest.
+  const sea = await import('node:sea').catch(() => undefined)
+  if (cliPath === undefined && sea?.isSea() === true) return { command: process.execPath, prefix: [], shown: process.execPath }
+  const script = cliPath ?? process.argv[1]
+  return { command: process.execPath, prefix: [script], shown: `node ${relative(process.cwd(), script) || script}` }
+}
+
 export async function runDevCluster (opts: DevClusterOptions): Promise<number> {
   const { io } = opts
-  const cliPath = opts.cliPath ?? process.argv[1]
+  const self = await selfInvocation(opts.cliPath)
   const stopRequested = opts.until ?? signalled()
   const base = await mkdtemp(join(tmpdir(), 'ringleader-dev-'))
   const nodes: DevNode[] = []
@@ -72,10 +81,10 @@ export async function runDevCluster (opts: DevClusterOptions): Promise<number> {
       const dataDir = join(base, `node-${i}`)
       await mkdir(dataDir, { recursive: true, mode: 0o700 })
       const logFile = await open(join(dataDir, 'agent.log'), 'a', 0o600)
-      const args = [cliPath, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', opts.logLevel ?? 'info']
+      const args = [...self.prefix, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', opts.logLevel ?? 'info']
       const seed = nodes[0]?.addr
       if (seed !== undefined) args.push('--join', seed)
-      const child = spawn(process.execPath, args, { stdio: ['ignore', logFile.fd, logFile.fd] })
+      const child = spawn(self.command, args, { stdio: ['ignore', logFile.fd, logFile.fd] })
       await logFile.close()
       const exited = new Promise<number | null>(resolve => { child.once('exit', code => { resolve(code) }) })
       const node: DevNode = { index: i, dataDir, child, exited }
@@ -90,7 +99,7 @@ export async function runDevCluster (opts: DevClusterOptions): Promise<number> {
     io.stdout(formatTable(['node', 'pid', 'address', 'query with'], nodes.map(n => [
       n.index, n.child.pid, n.addr, `agent status --data-dir ${n.dataDir}`
     ])))
-    io.stdout(`\n("agent" is: node ${relative(process.cwd(), cliPath) || cliPath}; logs are in each data dir's agent.log.)\nPress Ctrl-C to stop them all.\n`)
+    io.stdout(`\n("agent" is: ${self.shown}; logs are in each data dir's agent.log.)\nPress Ctrl-C to stop them all.\n`)
 
     const died = Promise.race(nodes.map(async n => { const code = await n.exited; return { n, code } }))
     const outcome = await Promise.race([stopRequested.then(() => undefined), died])

@@ -2,7 +2,9 @@
 // id), idle RSS after --idle-s seconds (VmRSS from /proc/<pid>/status), and the
 // time SIGTERM takes to a clean exit. Prints JSON.
 //
-//   node build/bench/agent-idle.js [--runs 3] [--idle-s 10] [--entry build/agent/cli.js]
+//   node build/bench/agent-idle.js [--runs 3] [--idle-s 10] [--entry build/agent/cli.js | --exe dist/agent]
+//
+// --entry runs a script with this node; --exe runs an executable (the packaged agent).
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -15,14 +17,16 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     'idle-s': { type: 'string', default: '10' },
-    entry: { type: 'string' }
+    entry: { type: 'string' },
+    exe: { type: 'string' }
   },
   strict: true
 })
 const runs = Number(values.runs)
 const idleMs = Number(values['idle-s']) * 1000
 if (!Number.isInteger(runs) || runs < 1 || !(idleMs >= 0)) throw new Error('--runs must be a positive integer and --idle-s >= 0')
-const entry = resolve(values.entry ?? join(dirname(fileURLToPath(import.meta.url)), '../agent/cli.js'))
+const entry = resolve(values.exe ?? values.entry ?? join(dirname(fileURLToPath(import.meta.url)), '../agent/cli.js'))
+const command = values.exe !== undefined ? [entry] : [process.execPath, entry]
 
 async function memoryKb (pid: number): Promise<{ rssKb: number, hwmKb: number }> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8')
@@ -36,7 +40,7 @@ async function once (): Promise<Run> {
   const base = await mkdtemp(join(tmpdir(), 'rl-bench-'))
   const dataDir = join(base, 'd')
   const started = performance.now()
-  const child = spawn(process.execPath, [entry, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawn(command[0], [...command.slice(1), 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
   const exited = new Promise<number | null>(resolve => child.once('close', resolve))
   try {
     const deadline = Date.now() + 20_000

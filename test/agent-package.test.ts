@@ -2,11 +2,17 @@ import '../agent/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { bundleAgent } from '../agent/package-sea.js'
+import { packageAgent, type PackageResult } from '../agent/package-sea.js'
+import { injectSeaBlob, SeaInjectError, SEA_FUSE } from '../agent/sea-inject.js'
+import { VERSION } from '../agent/version.js'
 import { callAgent } from '../agent/socket/client.js'
 import { makeTempDir, waitFor, cleanupAgents } from './helpers/agent-process.js'
 
+let pkg: PackageResult
+
+test.before(async () => { pkg = await packageAgent(await makeTempDir()) })
 test.after(async () => { await cleanupAgents() })
 
 async function run (cmd: string, args: string[], timeoutMs = 15_000): Promise<{ code: number | null, stdout: string, stderr: string }> {
@@ -21,34 +27,78 @@ async function run (cmd: string, args: string[], timeoutMs = 15_000): Promise<{ 
   return { code, stdout, stderr }
 }
 
-test('the single-file bundle and its launcher run the agent (polyfill first, version inlined)', async () => {
-  const out = await makeTempDir()
-  const r = await bundleAgent(out)
-  assert.ok(r.bytes > 100_000)
-  const pkgVersion = (await import('../agent/version.js')).VERSION
-  const version = await run(r.launcher, ['--version'])
+/** Starts `program start`, checks status through the socket and through `program status`, then SIGTERM → 0. */
+async function startQueryStop (program: string): Promise<void> {
+  const version = await run(program, ['--version'])
   assert.is(version.code, 0, version.stderr)
-  assert.is(version.stdout.trim(), pkgVersion)
+  assert.is(version.stdout.trim(), VERSION)
 
   const dataDir = join(await makeTempDir(), 'd')
-  const agent = spawn(r.launcher, ['start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const agent = spawn(program, ['start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   agent.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
   const exited = new Promise<number | null>(resolve => agent.once('close', resolve))
   try {
-    const status = await waitFor('the bundled agent', async () => {
+    const status = await waitFor(`${program} to answer`, async () => {
       const s = await callAgent(join(dataDir, 'agent.sock'), 'status', {}, { timeoutMs: 1000 }) as { nodeId: string | null }
       return s.nodeId !== null ? s : undefined
     }, 15_000)
     assert.match(String(status.nodeId), /^12D3KooW/)
-    const cli = await run(r.launcher, ['status', '--data-dir', dataDir, '--json'])
+    const cli = await run(program, ['status', '--data-dir', dataDir, '--json'])
     assert.is(cli.code, 0, cli.stderr)
-    assert.is((JSON.parse(cli.stdout) as { version: string }).version, pkgVersion)
+    assert.is((JSON.parse(cli.stdout) as { version: string }).version, VERSION)
     agent.kill('SIGTERM')
     assert.is(await exited, 0, stderr)
   } finally {
     if (agent.exitCode === null) agent.kill('SIGKILL')
   }
+}
+
+test('the bundle launcher (dist/agent-node) runs the agent: polyfill first, version inlined', async () => {
+  assert.ok(pkg.bundleBytes > 100_000)
+  await startQueryStop(pkg.launcher)
+})
+
+test('dist/agent is a single executable on Linux and runs the agent by itself', async () => {
+  if (process.platform !== 'linux') return
+  assert.ok(pkg.sea, pkg.seaProblem)
+  assert.ok(pkg.executableBytes > 10_000_000)
+  await startQueryStop(pkg.executable)
+})
+
+test('the single executable runs `dev` by re-running itself', async () => {
+  if (!pkg.sea) return
+  const child = spawn(pkg.executable, ['dev', '--nodes', '1'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s })
+  child.stderr.setEncoding('utf8').on('data', (s: string) => { out += s })
+  const exited = new Promise<number | null>(resolve => child.once('close', resolve))
+  const killer = setTimeout(() => { child.kill('SIGKILL') }, 30_000)
+  try {
+    await waitFor('the dev banner', () => out.includes('Press Ctrl-C'), 20_000)
+    assert.ok(out.includes(`"agent" is: ${pkg.executable}`), out)
+    child.kill('SIGINT')
+    assert.is(await exited, 0, out)
+  } finally {
+    clearTimeout(killer)
+  }
+})
+
+test('injectSeaBlob refuses what it cannot handle', () => {
+  const refuses = (image: Buffer, pattern: RegExp): void => {
+    try {
+      injectSeaBlob(image, Buffer.from('x'))
+      assert.unreachable('accepted')
+    } catch (err) {
+      assert.instance(err, SeaInjectError)
+      assert.match((err as Error).message, pattern)
+    }
+  }
+  refuses(Buffer.from('#!/bin/sh\necho hi\n'.padEnd(100)), /not an ELF/)
+  if (process.platform !== 'linux') return
+  const injected = readFileSync(pkg.executable)
+  refuses(injected, /already has a SEA blob/)
+  assert.ok(injected.includes(Buffer.from(`${SEA_FUSE}:1`)))
 })
 
 test.run()
