@@ -188,18 +188,23 @@ test('a build whose base was replaced meanwhile is discarded', () => {
   runUntil(a, 1000, 1300)
   assert.is(a.builds.length, 2)
   const pending = a.builds[1]
-  // Meanwhile an epoch-2 map from B (forced on its side) arrives and is greater than map 1.
-  const fromB: ClusterMap = { ...map1, epoch: 2, coordinator: B, prev: mapHash(map1), members: [A, B, C].sort() }
-  assert.is(a.receive(fromB, 1310), 'accept')
+  // Meanwhile B's side (forced) reached epoch 3; A learns it through catch-up.
+  const b2: ClusterMap = { ...map1, epoch: 2, coordinator: B, prev: mapHash(map1), members: [A, B, C].sort() }
+  const b3: ClusterMap = { ...b2, epoch: 3, prev: mapHash(b2) }
+  devicesOf.set(mapHash(b3), devicesOf.get(mapHash(map1)) ?? {})
+  assert.is(a.receive(b3, 1310), 'accept')
+  a.m.onMapFetched(b2, 1310)
+  a.pump(1310)
+  assert.is(a.m.currentMap()?.epoch, 3)
   a.completeBuild(pending, 1320)
   assert.ok(a.eventTypes().includes('build-stale'))
   assert.is(a.published.length, 1, 'the stale result is not published')
   assert.is(a.m.currentMap()?.coordinator, B)
-  // A re-plans from B's map (D is still new to it) and publishes epoch 3 on top of it.
+  // A re-plans from B's map (D is still new to it) and builds epoch 4 on top of it.
   runUntil(a, 1320, 2000)
   const last = a.builds[a.builds.length - 1]
-  assert.is(last.epoch, 3)
-  assert.is(last.baseHash, mapHash(fromB))
+  assert.is(last.epoch, 4)
+  assert.is(last.baseHash, mapHash(b3))
 })
 
 test('after a heal: a greater map is adopted through catch-up, then the coordinator re-plans', () => {
@@ -249,6 +254,23 @@ test('non-coordinator maps: wrong signer is rejected, unknown signer ignored', (
   assert.is(b.receive(byStranger, 0), 'ignore')
   assert.is(b.m.currentMap(), undefined)
   assert.is(b.receive(map1, 0), 'accept')
+  b.pump(0)
+  // C, not the coordinator (A is alive, ready and lower), publishes a successor naming itself.
+  b.view([member(A, {}, 1, true), member(B, {}, 1, true), member(C, {}, 1, true)], 10)
+  const byC: ClusterMap = { ...map1, epoch: 2, coordinator: C, prev: mapHash(map1) }
+  assert.is(b.m.judge(byC, C), 'ignore')
+  assert.is(b.receive(byC, 10), 'ignore')
+  assert.is(b.m.currentMap()?.epoch, 1)
+  // Once A is dead the rightful coordinator is B itself (lower than C): still ignored.
+  b.view([member(A, { status: 'dead', statusSince: 20 }, 1, true), member(B, {}, 1, true), member(C, {}, 1, true)], 20)
+  assert.is(b.m.coordinator()?.id, B)
+  assert.is(b.m.judge(byC, C), 'ignore')
+  // A map from the rightful coordinator is accepted.
+  const d = new Node(D)
+  d.view([member(A, { status: 'dead', statusSince: 20 }, 1, true), member(B), member(C, {}, 1, true), member(D)], 20)
+  d.receive(map1, 20)
+  assert.is(d.m.coordinator()?.id, C)
+  assert.is(d.receive(byC, 30), 'accept')
 })
 
 test('readiness: starting → syncing → ready; a newer epoch elsewhere → syncing; restore', () => {

@@ -165,6 +165,7 @@ export class EpochMachine {
 
   /** The verdict the gossip validator should give, without changing any state. */
   judge (map: ClusterMap, signer: string): MapVerdict {
+    if (this.usurps(map)) return 'ignore'
     const v = acceptMap(this.current, map, this.acceptContext(signer))
     if (v.accept) return 'accept'
     if ('catchUp' in v) return 'accept' // valid and newer; we only lack its predecessor
@@ -175,6 +176,10 @@ export class EpochMachine {
   /** A map from gossip or from a sync exchange, signed by `signer`. */
   onMapCandidate (map: ClusterMap, signer: string, now: number): MapVerdict {
     this.lastNow = Math.max(this.lastNow, now)
+    if (this.usurps(map)) {
+      this.events.push({ type: 'map-ignored', epoch: map.epoch, reason: 'not-rightful-coordinator' })
+      return 'ignore'
+    }
     const v = acceptMap(this.current, map, this.acceptContext(signer))
     if (v.accept) {
       this.adopt(map, mapHash(map), now)
@@ -363,6 +368,20 @@ export class EpochMachine {
       this.lastState = s
       this.events.push({ type: 'readiness', state: s, epoch: this.installedEpoch })
     }
+  }
+
+  /**
+   * A direct successor of our map built by someone other than the coordinator we
+   * see, while that coordinator has a lower id and is alive and ready: a member that
+   * is not the coordinator published. Ignored (not rejected: views may lag at a
+   * handover, and the rightful coordinator re-plans anyway). Maps that do not extend
+   * ours (a healed partition's branch, catch-up) are left to the map order.
+   */
+  private usurps (map: ClusterMap): boolean {
+    if (this.currentHash === undefined || map.prev !== this.currentHash) return false
+    const choice = this.coordinator()
+    if (choice === undefined || choice.rule !== 'ready' || choice.id === map.coordinator) return false
+    return compareIds(choice.id, map.coordinator) < 0
   }
 
   private isKnownMember (id: string): boolean {
