@@ -5,7 +5,8 @@ import { spawn } from 'node:child_process'
 import { existsSync, statSync, writeFileSync, readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startAgent, runCli, makeTempDir, cleanupAgents } from './helpers/agent-process.js'
+import { createServer } from 'node:net'
+import { startAgent, runCli, makeTempDir, cleanupAgents, freePort } from './helpers/agent-process.js'
 
 test.after(async () => { await cleanupAgents() })
 
@@ -112,6 +113,22 @@ test('agent status with no agent exits 3, naming the data dir and how to start o
   assert.ok(r.stderr.includes(`no agent is running with data dir ${dir}`), r.stderr)
   assert.ok(r.stderr.includes(`agent start --data-dir ${dir}`), r.stderr)
   assert.not.ok(existsSync(dir), 'a client command must not create the data dir')
+})
+
+test('a listen address in use fails with exit 1 naming it, and leaves no lock or socket', async () => {
+  const port = await freePort()
+  const holder = createServer()
+  await new Promise<void>(resolve => { holder.listen(port, '127.0.0.1', resolve) })
+  try {
+    const dir = join(await makeTempDir(), 'data')
+    const r = await runCli(['start', '--data-dir', dir, '--listen', `/ip4/127.0.0.1/tcp/${port}`])
+    assert.is(r.code, 1)
+    assert.ok(r.stderr.includes(`cannot listen on /ip4/127.0.0.1/tcp/${port}: EADDRINUSE`), r.stderr)
+    assert.not.ok(existsSync(join(dir, 'agent.sock')))
+    assert.not.ok(existsSync(join(dir, 'agent.lock')))
+  } finally {
+    await new Promise(resolve => holder.close(resolve))
+  }
 })
 
 test.run()

@@ -54,6 +54,16 @@ Accepted and validated now, used by planned features (membership, rings):
   -h, --help              this help
 `
 
+// libp2p reports listen failures as one long message with a line per address
+// ("  /ip4/…/tcp/7950: Error: listen EADDRINUSE: …") plus advice about its own
+// config; operators need only the addresses and the reasons.
+function describeListenFailure (err: unknown): string | undefined {
+  const message = err instanceof Error ? err.message : ''
+  const lines = [...message.matchAll(/^\s*(\/\S+): Error: (?:listen )?(\S+?):? (.*)$/gm)]
+  if (lines.length === 0) return undefined
+  return lines.map(m => `cannot listen on ${m[1]}: ${m[2]} (${m[3]})`).join('\n')
+}
+
 function installProcessHandlers (log: Logger, stop: () => Promise<void>): void {
   let signalled = false
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -112,6 +122,11 @@ export const startCommand: Subcommand = {
       if (err instanceof LockHeldError || err instanceof SocketInUseError) {
         io.stderr(`agent start: another agent is already running with data dir ${config.dataDir}: ${err.message}.\n` +
           'Nothing was changed. Stop that agent first, or choose another --data-dir.\n')
+        return EXIT.agentError
+      }
+      const listenProblems = describeListenFailure(err)
+      if (listenProblems !== undefined) {
+        io.stderr(`agent start: ${listenProblems}\nChoose other --listen addresses, or stop what holds them.\n`)
         return EXIT.agentError
       }
       const code = (err as { code?: unknown }).code
