@@ -108,6 +108,8 @@ test('rejections carry a typed code', () => {
     ['too many addrs', () => decodeGossip(env('alive', { ...alive, addrs: Array(MAX_ADDRS + 1).fill('/a') })), 'invalid-message'],
     ['addr not a multiaddr', () => decodeGossip(env('alive', { ...alive, addrs: ['ip4/1.2.3.4'] })), 'invalid-message'],
     ['__proto__ key', () => decodeGossip(protoBomb()), 'invalid-message'],
+    ['deep nesting', () => decodeMembershipMessage(new Uint8Array(1 << 20).fill(0x81), 'sync'), 'malformed'],
+    ['huge declared length', () => decodeMembershipMessage(new Uint8Array([0x83, 0x01, 0x62, 0x61, 0x62, 0x9b, 0, 0, 0, 1, 0, 0, 0, 0]), 'sync'), 'malformed'],
     ['bad status', () => decodeMembershipMessage(env('push-pull', { seq: 1, join: false, reply: false, entries: [{ id: 'a', incarnation: 0, status: 'zombie', addrs: [], meta: new Uint8Array() }] }), 'sync'), 'invalid-message'],
     ['duplicate entries', () => decodeMembershipMessage(env('push-pull', { seq: 1, join: false, reply: false, entries: [samples[8].type === 'push-pull' ? samples[8].entries[0] : 0, samples[8].type === 'push-pull' ? samples[8].entries[0] : 0] }), 'sync'), 'invalid-message'],
     ['join not boolean', () => decodeMembershipMessage(env('push-pull', { seq: 1, join: 1, reply: false, entries: [] }), 'sync'), 'invalid-message']
