@@ -11,7 +11,9 @@
 // 2. Balance: while some device is below target, a partition with a replica on a device
 //    above target moves that replica straight to an eligible device below target.
 //    Every such move lowers one surplus and one deficit, so movement equals the
-//    imbalance the new targets create, which is the least any builder can do.
+//    imbalance the new targets create, which is the least any builder can do. When
+//    dispersion blocks every direct move, a two-move chain through a device at target
+//    does the job (see chain()).
 //
 // Rules that hold throughout: a device holds at most one replica of a partition; a
 // partition whose min_part_hours have not passed keeps its replicas (unless their
@@ -32,8 +34,10 @@ const MODE_FILL_FAST = 3 // as MODE_FILL but settling for a good-enough child (s
 /** Device visits allowed for exact placement per rebalance (see Placer.exactBudget). */
 const EXACT_PLACEMENT_BUDGET = 50_000_000
 
-/** Rounds of balance passes at most; rounds also stop after two that did not lower the total deficit. */
-const BALANCE_ROUNDS = 32
+/** Rounds of direct + chain passes at most; a round that finds no chain ends them. */
+const BALANCE_ROUNDS = 16
+/** Partition visits allowed for chain searches per rebalance, so a ring that cannot balance costs bounded time. */
+const CHAIN_BUDGET = 4_000_000
 
 export interface AssignInput {
   tree: TierTree
@@ -81,6 +85,8 @@ export class Placer {
    * out of a third of the partitions) stay linear in partitions.
    */
   private exactBudget = EXACT_PLACEMENT_BUDGET
+  private chainBudget = CHAIN_BUDGET
+  private refillCursor = 0
 
   constructor (input: AssignInput) {
     this.tree = input.tree
@@ -348,12 +354,8 @@ export class Placer {
     }
   }
 
-  /**
-   * Tries to move one replica of partition p to a device below target, taking it from a
-   * device at least `minSurplus` above its target (1: a direct move; 0: a relay move that
-   * leaves the donor one short, for a later direct move to refill).
-   */
-  private balance (p: number, minSurplus: number): boolean {
+  /** Tries to move one replica of partition p from a device above target to one below. */
+  private balance (p: number): boolean {
     this.load(p)
     this.triedRow.fill(0)
     for (;;) {
@@ -361,7 +363,7 @@ export class Placer {
       let donorKey = -Infinity
       for (let r = 0; r < this.nRows; r++) {
         const l = this.pLeaf[r]
-        if (l < 0 || this.triedRow[r] === 1 || this.count[l] - this.target[l] < minSurplus) continue
+        if (l < 0 || this.triedRow[r] === 1 || this.count[l] <= this.target[l]) continue
         const key = this.surplusKey(l)
         if (key > donorKey) { donorRow = r; donorKey = key }
       }
@@ -373,16 +375,87 @@ export class Placer {
     }
   }
 
-  /** One pass of balance moves over the movable partitions; returns how many moved. */
-  private balancePass (start: number, minSurplus: number, limit: number): number {
+  /** One pass of direct balance moves over the movable partitions; returns how many moved. */
+  private balancePass (start: number): number {
     const mask = this.parts - 1
     let moved = 0
-    for (let k = 0; k < this.parts && moved < limit && this.deficit[ROOT] > 0; k++) {
+    for (let k = 0; k < this.parts && this.deficit[ROOT] > 0; k++) {
       const p = (start + k) & mask
       if (this.locked[p] === 1 || this.movable[p] === 0) continue
-      if (this.balance(p, minSurplus)) moved++
+      if (this.balance(p)) moved++
     }
     return moved
+  }
+
+  /** Whether `leaf` may take the loaded partition's replica of row `skipRow`. */
+  private canTake (leaf: number, skipRow: number): boolean {
+    const { ancestor, cap } = this.tree
+    if (cap[leaf] === 0) return false
+    for (let l = LEVEL_REGION; l <= LEVEL_DEVICE; l++) {
+      const node = ancestor[leaf * LEVELS + l]
+      let under = 0
+      for (let r = 0; r < this.nRows; r++) {
+        const other = this.pLeaf[r]
+        if (other >= 0 && r !== skipRow && ancestor[other * LEVELS + l] === node) under++
+      }
+      if (under >= (l === LEVEL_DEVICE ? 1 : this.max[node])) return false
+    }
+    return true
+  }
+
+  /** Moves a replica from some device above target onto `leaf`, from any partition but `exclude`. */
+  private refill (leaf: number, exclude: number): boolean {
+    const mask = this.parts - 1
+    for (let k = 0; k < this.parts && this.chainBudget > 0; k++, this.chainBudget--) {
+      const p = (this.refillCursor + k) & mask
+      if (p === exclude || this.locked[p] === 1 || this.movable[p] === 0) continue
+      this.load(p)
+      for (let r = 0; r < this.nRows; r++) {
+        const l = this.pLeaf[r]
+        if (l < 0 || this.count[l] <= this.target[l] || !this.canTake(leaf, r)) continue
+        this.place(p, r, leaf)
+        this.refillCursor = (p + 1) & mask
+        return true
+      }
+    }
+    return false
+  }
+
+  /**
+   * A two-move chain through partition p, for when no direct move is left: a replica of
+   * p leaves a device x that is at target for a device below target, and x is refilled
+   * from a device above target. Undone when x cannot be refilled, so no move is wasted.
+   */
+  private chain (p: number): boolean {
+    this.load(p)
+    for (let r = 0; r < this.nRows; r++) {
+      const x = this.pLeaf[r]
+      if (x < 0 || this.count[x] < this.target[x]) continue
+      this.stamp++
+      const u = this.pick(MODE_BALANCE, r)
+      if (u < 0) continue
+      const dev = this.rows[r][p]
+      const wasLocked = this.locked[p]
+      this.place(p, r, u)
+      if (this.count[x] >= this.target[x] || this.refill(x, p)) return true
+      this.rows[r][p] = dev
+      this.addCount(u, -1)
+      this.addCount(x, 1)
+      this.locked[p] = wasLocked
+      this.load(p)
+    }
+    return false
+  }
+
+  private chainPass (start: number): number {
+    const mask = this.parts - 1
+    let chains = 0
+    for (let k = 0; k < this.parts && this.deficit[ROOT] > 0 && this.chainBudget > 0; k++, this.chainBudget--) {
+      const p = (start + k) & mask
+      if (this.locked[p] === 1 || this.movable[p] === 0) continue
+      if (this.chain(p)) chains++
+    }
+    return chains
   }
 
   /** Partition-replicas per device id (ids without a tree leaf hold none after run). */
@@ -404,17 +477,11 @@ export class Placer {
     const parts = this.parts
     const mask = parts - 1
     for (let k = 0; k < parts; k++) this.repair((start + k) & mask)
-    // Direct moves first. When they stall with devices still short (the only partitions
-    // they could take are blocked by dispersion), relay: move a replica from a device at
-    // target to a short one, then let direct moves refill the relay donor.
-    let stalled = 0
-    for (let round = 0; round < BALANCE_ROUNDS && this.deficit[ROOT] > 0 && stalled < 2; round++) {
-      const before = this.deficit[ROOT]
-      if (this.balancePass(start, 1, Infinity) > 0 && this.deficit[ROOT] === 0) break
-      if (this.balancePass(start, 0, this.deficit[ROOT]) === 0) {
-        if (this.balancePass(start, 1, Infinity) === 0) break
-      }
-      stalled = this.deficit[ROOT] < before ? 0 : stalled + 1
+    // Direct moves first. When they stall with devices still short (the partitions they
+    // could take are blocked by dispersion), two-move chains through a device at target.
+    for (let round = 0; round < BALANCE_ROUNDS && this.deficit[ROOT] > 0; round++) {
+      this.balancePass(start)
+      if (this.deficit[ROOT] === 0 || this.chainPass(start) === 0) break
     }
   }
 }

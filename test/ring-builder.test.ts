@@ -61,7 +61,7 @@ function params (over: Partial<BuildParams> = {}): BuildParams {
 }
 
 /** Structural invariants every built ring must satisfy. */
-function checkRing (ring: RingData, replicas: number): void {
+function checkRing (ring: RingData, replicas: number, allowDraining = false): void {
   const parts = 2 ** ring.partPower
   assert.is(ring.rows.length, Math.ceil(replicas))
   ring.rows.forEach((row, r) => {
@@ -76,7 +76,7 @@ function checkRing (ring: RingData, replicas: number): void {
       assert.ok(id !== NO_DEVICE, `partition ${p} has an empty slot`)
       const dev = ring.devs[id]
       assert.ok(dev != null, `partition ${p} names missing device ${id}`)
-      assert.ok(dev.weight > 0, `partition ${p} placed on weight-0 device ${id}`)
+      assert.ok(allowDraining || dev.weight > 0, `partition ${p} placed on weight-0 device ${id}`)
       assert.not.ok(seen.has(id), `partition ${p} holds two replicas on device ${id}`)
       seen.add(id)
     }
@@ -134,7 +134,7 @@ test('initial builds over random clusters: valid rows, dispersion 0, balance nea
   let worstEqual = 0
   let worstWeighted = 0
   let cases = 0
-  for (let i = 0; i < 160; i++) {
+  for (let i = 0; i < 400; i++) {
     const equal = i % 2 === 0
     const devices = randomCluster(rand, equal)
     const replicas = [1, 2, 2.5, 3, 3, 3, 4][Math.floor(rand() * 7)]
@@ -153,7 +153,7 @@ test('initial builds over random clusters: valid rows, dispersion 0, balance nea
     }
     cases++
   }
-  assert.ok(cases > 120)
+  assert.ok(cases > 300)
   if (process.env.RB_VERBOSE) console.log({ worstEqual, worstWeighted, cases })
   // Irregular topologies can pin a few replicas: allow a handful off the plan.
   assert.ok(worstEqual <= 4, `equal weights: worst |assigned - planned| ${worstEqual}`)
@@ -202,8 +202,8 @@ const changes: Change[] = [
 test('changes move close to the minimum, keep dispersion and the one-move rule', () => {
   const rand = seeded(77)
   const ratios: Record<string, number[]> = {}
-  for (let i = 0; i < 60; i++) {
-    const shape: Shape = { regions: 1, zones: 3 + (i % 4), hosts: 2 + (i % 3), disks: 2 + (i % 2), weight: () => 100 }
+  for (let i = 0; i < 90; i++) {
+    const shape: Shape = { regions: 1 + (i % 5 === 4 ? 1 : 0), zones: 3 + (i % 4), hosts: 2 + (i % 3), disks: 2 + (i % 2), weight: i % 3 === 2 ? () => 50 + Math.floor(rand() * 4) * 50 : () => 100 }
     const devices = uniformCluster(shape)
     const p = params({ partPower: 9 + (i % 3), seed: i })
     const first = rebalance({ params: p, devices, now: 0 })
@@ -216,8 +216,16 @@ test('changes move close to the minimum, keep dispersion and the one-move rule',
       // Hierarchical rounding may land a device one below its floor, so the minimum is
       // a near bound, not a strict one.
       assert.ok(second.report.moved >= 0.9 * second.report.minimum, `case ${i} ${change.name}: moved ${second.report.moved}, minimum ${second.report.minimum}`)
+      if (i % 3 === 2) {
+        // Uneven weights: a change can shift a tier's max, forcing dispersion moves the
+        // weight-only minimum does not count, and the one-move rule may leave a little
+        // imbalance for the next rebalance to finish.
+        const settled = rebalance({ params: p, devices: next, previous: second.state, now: 3 * HOUR })
+        assert.ok(worstOffPlan(settled.ring) <= 2, `case ${i} ${change.name}: balance off plan by ${worstOffPlan(settled.ring)} after a second rebalance`)
+        continue
+      }
       ;(ratios[change.name] ??= []).push(second.report.moved / second.report.minimum)
-      assert.ok(worstOffPlan(second.ring) <= 2, `${change.name}: balance off plan by ${worstOffPlan(second.ring)}`)
+      assert.ok(worstOffPlan(second.ring) <= 2, `case ${i} ${change.name}: balance off plan by ${worstOffPlan(second.ring)}`)
     }
   }
   for (const [name, list] of Object.entries(ratios)) {
@@ -230,6 +238,62 @@ test('changes move close to the minimum, keep dispersion and the one-move rule',
     assert.ok(mean <= (additive ? 1.01 : 1.05), `${name}: mean moved/minimum ${mean.toFixed(3)}`)
     assert.ok(worst <= (additive ? 1.05 : 1.2), `${name}: worst moved/minimum ${worst.toFixed(3)}`)
   }
+})
+
+test('random sequences of changes: invariants hold at every step, and min_part_hours in real time', () => {
+  const rand = seeded(4242)
+  const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1))
+  for (let run = 0; run < 12; run++) {
+    let devices = randomCluster(rand, run % 3 !== 0)
+    while (devices.length < 4) devices = randomCluster(rand, true)
+    const p = params({ partPower: 8 + (run % 3), minPartHours: 1 + (run % 3), seed: run })
+    let now = 0
+    let last = rebalance({ params: p, devices, now })
+    // Real time each partition last had a replica with data move (tracked here, independently).
+    const movedAt = new Float64Array(2 ** p.partPower).fill(now)
+    let nextHost = 500
+    for (let step = 0; step < 8; step++) {
+      now += int(20, 150) * 60_000
+      const kind = int(0, 4)
+      if (kind === 0) devices = [...devices, { region: devices[0].region, zone: int(0, 6), ip: `10.2.${nextHost++}.1`, port: 6200, device: 'sda', weight: int(5, 20) * 10 }]
+      else if (kind === 1 && devices.length > 4) { const k = int(0, devices.length - 1); devices = devices.filter((_, i) => i !== k) }
+      else if (kind === 2) { const k = int(0, devices.length - 1); devices = devices.map((d, i) => i === k ? { ...d, weight: int(1, 30) * 10 } : d) }
+      else if (kind === 3 && devices.filter(d => d.weight > 0).length > 4) { const k = int(0, devices.length - 1); devices = devices.map((d, i) => i === k ? { ...d, weight: 0 } : d) }
+      else devices = [...devices, ...[0, 1].map(() => ({ region: 0, zone: 50 + step, ip: `10.2.${nextHost++}.1`, port: 6200, device: 'sdb', weight: 100 }))]
+      const next = rebalance({ params: p, devices, previous: last.state, now })
+      // Drained devices may keep replicas that min_part_hours holds back.
+      checkRing(next.ring, p.replicas, true)
+      checkOneMovePerPartition(last.ring, next.ring)
+      for (let part = 0; part < movedAt.length; part++) {
+        let live = false
+        let any = false
+        for (let r = 0; r < next.ring.rows.length; r++) {
+          const old = last.ring.rows[r]?.[part]
+          if (old === undefined || old === next.ring.rows[r][part]) continue
+          any = true
+          if (next.ring.devs[old] != null) live = true
+        }
+        if (live) assert.ok(now - movedAt[part] >= p.minPartHours * HOUR, `run ${run} step ${step}: partition ${part} moved ${((now - movedAt[part]) / HOUR).toFixed(2)} h after its last move`)
+        if (any) movedAt[part] = now
+      }
+      last = next
+    }
+    // min_part_hours and the one-move rule may have held back fixes; once time allows,
+    // a few rebalances without changes reach dispersion 0 and a balanced ring.
+    for (let settle = 0; settle < 3 && (settle === 0 || last.report.dispersion > 0); settle++) {
+      last = rebalance({ params: p, devices, previous: last.state, now, pretendMinPartHoursPassed: true })
+    }
+    checkRing(last.ring, p.replicas)
+    assert.is(last.report.dispersion, 0, `run ${run}: dispersion after settling`)
+    assert.ok(worstOffPlan(last.ring) <= 4, `run ${run}: balance off plan by ${worstOffPlan(last.ring)}`)
+  }
+})
+
+test('as many replicas as devices: every partition on every device', () => {
+  const devices = uniformCluster({ regions: 1, zones: 3, hosts: 1, disks: 1, weight: (i) => 100 * (i + 1) })
+  const built = rebalance({ params: params({ partPower: 7 }), devices, now: 0 })
+  for (let p = 0; p < 128; p++) assert.equal(built.ring.rows.map(row => row[p]).sort(), [0, 1, 2])
+  assert.is(built.report.dispersion, 0)
 })
 
 test('a drained device (weight 0) empties in one rebalance; a removed one becomes a hole', () => {
