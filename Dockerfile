@@ -20,7 +20,7 @@ RUN groupadd --system ringleader \
  && useradd --system --gid ringleader --home-dir /var/lib/ringleader --shell /usr/sbin/nologin ringleader \
  && install -d -o ringleader -g ringleader -m 0700 /var/lib/ringleader
 # The bundle + launcher rather than the single executable: the image has node
-# anyway, and the bundle idles at ~20 MB less RSS (docs/benchmarks.md).
+# anyway, and the bundle idles at ~15 MB less RSS (docs/benchmarks.md).
 COPY --from=build /src/dist/agent.mjs /src/dist/agent-node /opt/ringleader/
 RUN ln -s /opt/ringleader/agent-node /usr/local/bin/agent
 ENV RINGLEADER_DATA_DIR=/var/lib/ringleader
