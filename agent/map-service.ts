@@ -71,6 +71,8 @@ export interface MapServiceOptions {
   fetchTuning?: Pick<SwarmFetchOptions, 'chunkBytes' | 'parallel' | 'perHolderParallel' | 'chunkTimeoutMs' | 'stallTimeoutMs'>
   /** Deadline for a forwarded ring set (default 60 s). */
   ringSetTimeoutMs?: number
+  /** Randomness for holder choice (default Math.random); tests pin it. */
+  random?: () => number
 }
 
 export interface MapStatus {
@@ -142,6 +144,7 @@ export class MapService {
       store: opts.store,
       holdersOf: cid => this.holdersOf(cid),
       now: this.now,
+      ...(opts.random !== undefined ? { random: opts.random } : {}),
       ...(opts.fetchTuning !== undefined ? { tuning: opts.fetchTuning } : {}),
       log: (msg, fields) => this.log?.warn(msg, fields)
     })
@@ -187,6 +190,15 @@ export class MapService {
   // ---- queries for the socket layer -----------------------------------------
 
   readiness (): Readiness { return this.machine.readiness() }
+
+  /** Counters of the map topic (accepted, rejected, ignored, …) and its subscriber count. */
+  gossipStats (): { accepted: number, rejected: number, ignored: number, published: number, subscribers: number } {
+    const s = this.topic?.stats
+    return { accepted: s?.accepted ?? 0, rejected: s?.rejected ?? 0, ignored: s?.ignored ?? 0, published: s?.published ?? 0, subscribers: this.topic?.subscribers().length ?? 0 }
+  }
+
+  /** Holders this node stopped fetching from after they served corrupt bytes. */
+  shunnedHolders (): string[] { return this.fetcher.shunned() }
 
   status (): MapStatus {
     const r = this.machine.readiness()
@@ -406,7 +418,6 @@ export class MapService {
   private validateGossip (bytes: Uint8Array, from: PeerId): 'accept' | 'reject' | 'ignore' {
     let map: ClusterMap
     try { map = decodeMapMessage(bytes).map } catch { return 'reject' }
-    this.machine.onMembership(this.opts.membership.view(), this.now())
     return this.machine.judge(map, from.toString())
   }
 
