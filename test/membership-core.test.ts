@@ -371,6 +371,30 @@ test('push-pull: join sends our state; the answer is merged and a remote dead be
   assert.is(r.publish.some(p => p.type === 'alive' && p.id === 's'), false, 'a reply does not republish the seed')
 })
 
+test('join follow-ups: a lost join is retried, then the seed is asked again for what gossip missed', () => {
+  const a = core('a')
+  a.ready()
+  a.join('s', 0, ['/memory/s'])
+  assert.is(a.ready().send.length, 1) // lost on the way
+  const first = runTo(a, 0, 250)
+  const retry = sends(first).find(o => o.to === 's')
+  assert.ok(retry?.msg.type === 'push-pull' && retry.msg.join, 'join asked again')
+  assert.equal(retry.addrs, ['/memory/s'])
+  a.receive('s', { type: 'push-pull', seq: retry.msg.seq, join: false, reply: true, entries: [{ id: 's', incarnation: 0, status: 'alive', addrs: ['/memory/s'], meta: new Uint8Array() }] }, 260)
+  const later: Outgoing[] = []
+  for (let now = 260, i = 0; i < 100; i++) { // s answers our probes meanwhile
+    now = a.nextDeadline()
+    if (now > 1000) break
+    a.tick(now)
+    for (const o of a.ready().send) {
+      later.push(o)
+      if (o.msg.type === 'ping') a.receive('s', { type: 'ack', seq: o.msg.seq }, now + 1)
+    }
+  }
+  const follow = later.find(o => o.to === 's' && o.msg.type === 'push-pull')
+  assert.ok(follow?.msg.type === 'push-pull' && !follow.msg.join && !follow.msg.reply, 'a plain push-pull with the seed')
+})
+
 test('determinism: same seed, same inputs, same outputs', () => {
   const trace = (): string => {
     const a = core('a', { seed: 5 })

@@ -63,7 +63,7 @@ export class Membership {
   private nextReapAt = Infinity
   /** Times of the pending post-join push-pulls, ascending, and the seed they go to. */
   private followUps: number[] = []
-  private joinSeed: string | undefined
+  private joinSeed: { id: string, addrs: readonly string[] } | undefined
   private cachedChecksum: string | undefined
 
   constructor (opts: MembershipOptions) {
@@ -148,8 +148,8 @@ export class Membership {
     this.assertActive()
     if (seed === this.id) throw new MembershipError('self', 'cannot join through ourselves')
     this.followUps = this.cfg.joinFollowUps.map(d => now + d)
-    this.joinSeed = seed
-    this.outbox.enqueueSend(seed, seedAddrs.length > 0 ? seedAddrs : this.addrsOf(seed), pushPullMessage(++this.seq, true, false, this.snapshot()))
+    this.joinSeed = { id: seed, addrs: seedAddrs.length > 0 ? [...seedAddrs] : this.addrsOf(seed) }
+    this.outbox.enqueueSend(seed, this.joinSeed.addrs, pushPullMessage(++this.seq, true, false, this.snapshot()))
   }
 
   /** Publishes new addrs and/or meta under a higher incarnation. */
@@ -224,18 +224,21 @@ export class Membership {
       }
     }
     this.prober.tick(now)
-    let peer: MemberEntry | undefined
+    let peer: { id: string, addrs: readonly string[] } | undefined
+    let rejoin = false
     while (this.followUps.length > 0 && this.followUps[0] <= now) {
       this.followUps.shift()
       // The seed answered every concurrent joiner, so its view is the most complete.
-      const seed = this.joinSeed === undefined ? undefined : this.table.get(this.joinSeed)
-      peer = seed?.status === 'alive' ? seed : this.randomPeer()
+      // Not heard from it yet: the join request (or its answer) was lost, ask again.
+      const seed = this.joinSeed === undefined ? undefined : this.table.get(this.joinSeed.id)
+      rejoin = seed === undefined && this.joinSeed !== undefined
+      peer = rejoin ? this.joinSeed : seed?.status === 'alive' ? seed : this.randomPeer()
     }
     if (now >= this.nextPushPullAt) {
       peer ??= this.randomPeer()
       this.nextPushPullAt = now + jittered(pushPullPeriod(this.cfg, this.table.live()), this.random)
     }
-    if (peer !== undefined) this.outbox.enqueueSend(peer.id, peer.addrs, pushPullMessage(++this.seq, false, false, this.snapshot()))
+    if (peer !== undefined) this.outbox.enqueueSend(peer.id, peer.addrs, pushPullMessage(++this.seq, rejoin, false, this.snapshot()))
     if (now >= this.nextDeadReconnectAt) {
       const peer = this.pickDeadPeer()
       if (peer !== undefined) this.outbox.enqueueSend(peer.id, peer.addrs, pushPullMessage(++this.seq, false, false, this.snapshot()))
