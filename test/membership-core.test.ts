@@ -250,6 +250,33 @@ test('suspicion: a refutation cancels the timer', () => {
   assert.is(a.get('x')?.incarnation, 1)
 })
 
+test('late ticks: after a stall, verdicts wait one grace so queued acks and refutations count', () => {
+  const a = core('a')
+  a.receive('b', alive('b'), 0)
+  a.ready()
+  let now = a.nextDeadline()
+  a.tick(now)
+  const ping = a.ready().send.find(o => o.msg.type === 'ping')
+  assert.ok(ping?.msg.type === 'ping')
+  now = a.nextDeadline()
+  a.tick(now) // direct timeout: no helpers to ask
+  now = a.nextDeadline() + 1000 // the event loop froze for a second
+  a.tick(now)
+  assert.equal(a.ready().publish, [], 'no suspicion straight out of a stall')
+  a.receive('b', { type: 'ack', seq: ping.msg.seq }, now + 1) // the ack that was queued
+  a.tick(a.nextDeadline())
+  assert.is(a.get('b')?.status, 'alive')
+
+  const c = core('c')
+  for (const id of ['b', 'x']) c.receive(id, alive(id), 0)
+  c.receive('b', { type: 'suspect', id: 'x', incarnation: 0, from: 'b' }, 0)
+  const due = c.suspicion('x')?.deadline ?? 0
+  c.tick(due + 1000)
+  assert.is(c.get('x')?.status, 'suspect')
+  c.receive('x', alive('x', 1), due + 1001)
+  assert.is(c.get('x')?.status, 'alive')
+})
+
 test('ping-req: a helper relays the ack, or nacks at 80% of its probe timeout', () => {
   const h = core('h')
   h.ready()

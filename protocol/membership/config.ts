@@ -148,3 +148,13 @@ export function pushPullPeriod (c: ResolvedConfig, n: number): number {
   if (n <= c.pushPullScaleThreshold) return c.pushPullInterval
   return c.pushPullInterval * (Math.ceil(Math.log2(n) - Math.log2(c.pushPullScaleThreshold)) + 1)
 }
+
+/**
+ * How late a tick may come before the core assumes its own event loop stalled
+ * (probeTimeout / 2). A verdict due that late (probe failure, suspicion expiry) is
+ * postponed once by probeTimeout, because after a stall timers run before the
+ * queued I/O that may hold the awaited ack or refutation.
+ */
+export function lateTickSlack (c: ResolvedConfig): number {
+  return c.probeTimeout / 2
+}

@@ -7,7 +7,7 @@ import { Awareness } from './awareness.js'
 import { Outbox, type Ready } from './broadcast.js'
 import { membershipChecksum } from './checksum.js'
 import {
-  pushPullPeriod, resolveConfig, suspicionConfirmationsFor, suspicionMinTimeout,
+  lateTickSlack, pushPullPeriod, resolveConfig, suspicionConfirmationsFor, suspicionMinTimeout,
   type MembershipConfig, type ResolvedConfig
 } from './config.js'
 import { MembershipError } from './errors.js'
@@ -208,7 +208,11 @@ export class Membership {
   tick (now: number): void {
     if (this.left) return
     for (const [id, s] of [...this.suspicions]) {
-      if (s.deadline() > now) continue
+      const due = s.deadline()
+      if (due > now) continue
+      // Woken late: our event loop stalled, and a refutation may sit unread behind
+      // this timer (timers run before I/O). Decide one short grace later instead.
+      if (now - due > lateTickSlack(this.cfg) && s.grace(now + this.cfg.probeTimeout)) continue
       if (s.accusedBy(this.id)) {
         this.merge({ id, incarnation: s.incarnation, status: 'dead', from: this.id }, LOCAL, now)
       } else if (s.verifying() === undefined) {

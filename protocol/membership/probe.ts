@@ -11,7 +11,7 @@
 // Helpers relay the target's ack, or answer nack at nackRatio of their timeout.
 
 import type { Awareness } from './awareness.js'
-import type { ResolvedConfig } from './config.js'
+import { lateTickSlack, type ResolvedConfig } from './config.js'
 import type { MemberTable } from './state.js'
 import type { MembershipMessage } from './types.js'
 
@@ -71,6 +71,8 @@ interface ProbeInFlight {
   readonly directDeadline: number
   indirectDeadline: number
   phase: 'direct' | 'indirect'
+  /** Already postponed once because the tick came late. */
+  graced: boolean
   helpers: string[]
   readonly nacks: Set<string>
 }
@@ -176,6 +178,12 @@ export class Prober {
       p.indirectDeadline = Math.max(p.indirectDeadline, now + h.awareness.scale(h.cfg.probeInterval - h.cfg.probeTimeout))
       for (const x of helpers) h.send(x.id, x.addrs, { type: 'ping-req', seq: p.seq, target: p.target, targetAddrs: target?.addrs ?? [] })
     }
+    if (p !== undefined && p.phase === 'indirect' && now >= p.indirectDeadline && !p.graced && now - p.indirectDeadline > lateTickSlack(h.cfg)) {
+      // Woken late: our own event loop stalled and acks may sit unread behind this
+      // timer (timers run before I/O); conclude one short grace later instead.
+      p.graced = true
+      p.indirectDeadline = now + h.cfg.probeTimeout
+    }
     if (p !== undefined && p.phase === 'indirect' && now >= p.indirectDeadline) {
       this.probe = undefined
       // Lifeguard: missing nacks mean our own links are suspect; with no helpers, any failure counts.
@@ -201,6 +209,7 @@ export class Prober {
       directDeadline: now + h.awareness.scale(h.cfg.probeTimeout),
       indirectDeadline: this.nextProbeAt,
       phase: 'direct',
+      graced: false,
       helpers: [],
       nacks: new Set()
     }

@@ -6,8 +6,10 @@
 
 export class Suspicion {
   private readonly confirmers = new Set<string>()
-  /** Set while a non-accuser double-checks the suspect before declaring it dead. */
-  private verification: { seq: number, deadline: number } | undefined
+  /** Replaces the formula's deadline while a non-accuser double-checks the suspect, or during a grace. */
+  private override: number | undefined
+  private verifySeq: number | undefined
+  private graced = false
 
   constructor (
     readonly incarnation: number,
@@ -40,16 +42,25 @@ export class Suspicion {
   }
 
   deadline (): number {
-    return this.verification?.deadline ?? this.startedAt + this.timeout()
+    return this.override ?? this.startedAt + this.timeout()
   }
 
   /** Starts (or, after an ack, extends) the final check; the deadline becomes `deadline`. */
   verify (seq: number, deadline: number): void {
-    this.verification = { seq, deadline }
+    this.verifySeq = seq
+    this.override = deadline
   }
 
   verifying (): number | undefined {
-    return this.verification?.seq
+    return this.verifySeq
+  }
+
+  /** Once per suspicion: postpone the verdict to `deadline` (our own clock ran late). False if already used. */
+  grace (deadline: number): boolean {
+    if (this.graced) return false
+    this.graced = true
+    this.override = deadline
+    return true
   }
 }
 
