@@ -4,6 +4,8 @@ import * as assert from 'uvu/assert'
 import { createConnection } from 'node:net'
 import { startAgent, cleanupAgents, type AgentProcess } from './helpers/agent-process.js'
 import { streamAgent, callAgent, AgentCommandError } from '../agent/socket/client.js'
+import { CommandRegistry } from '../agent/socket/registry.js'
+import { CommandError } from '../agent/socket/protocol.js'
 
 let agent: AgentProcess
 
@@ -120,6 +122,33 @@ test('a streaming command keeps the connection open and emits one object per lin
   assert.type(events[0].msg, 'string')
   assert.type(events[0].level, 'string')
   await stillAnswers()
+})
+
+test('the registry checks every declared type and required arguments', () => {
+  const registry = new CommandRegistry()
+  registry.register({
+    name: 'typed',
+    summary: 'all types',
+    args: {
+      s: { type: 'string', required: true, description: '' },
+      n: { type: 'number', description: '' },
+      i: { type: 'integer', description: '' },
+      b: { type: 'boolean', description: '' },
+      l: { type: 'string[]', description: '' }
+    },
+    handler: (args) => args.s
+  })
+  const code = (args: Record<string, unknown>): string | undefined => {
+    try { registry.resolve('typed', args); return undefined } catch (err) { return (err as CommandError).code }
+  }
+  assert.is(code({ s: 'x', n: 1.5, i: 2, b: false, l: ['a'] }), undefined)
+  assert.is(code({}), 'ERR_BAD_ARGS')
+  assert.is(code({ s: 'x', n: 'NaN' }), 'ERR_BAD_ARGS')
+  assert.is(code({ s: 'x', i: 1.5 }), 'ERR_BAD_ARGS')
+  assert.is(code({ s: 'x', b: 'true' }), 'ERR_BAD_ARGS')
+  assert.is(code({ s: 'x', l: ['a', 1] }), 'ERR_BAD_ARGS')
+  assert.throws(() => { registry.register({ name: 'typed', summary: '', args: {}, handler: () => null }) }, /already registered/)
+  assert.throws(() => { registry.register({ name: 'Bad Name', summary: '', args: {}, handler: () => null }) }, /bad command name/)
 })
 
 test.run()
