@@ -115,9 +115,10 @@ export const startCommand: Subcommand = {
     const log = createLogger({ level: config.logLevel, format: config.logFormat })
     // Loaded here so client commands never pay for importing libp2p.
     const { startDaemon } = await import('../daemon.js')
+    const { defaultComponents } = await import('../components.js')
     let daemon: Awaited<ReturnType<typeof startDaemon>>
     try {
-      daemon = await startDaemon({ config, log })
+      daemon = await startDaemon({ config, log, components: defaultComponents(config) })
     } catch (err) {
       if (err instanceof LockHeldError || err instanceof SocketInUseError) {
         io.stderr(`agent start: another agent is already running with data dir ${config.dataDir}: ${err.message}.\n` +
