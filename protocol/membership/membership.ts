@@ -207,6 +207,13 @@ export class Membership {
   /** Advances timers to `now`. */
   tick (now: number): void {
     if (this.left) return
+    this.expireSuspicions(now)
+    this.prober.tick(now)
+    this.antiEntropy(now)
+    if (now >= this.nextReapAt) this.reap(now)
+  }
+
+  private expireSuspicions (now: number): void {
     for (const [id, s] of [...this.suspicions]) {
       const due = s.deadline()
       if (due > now) continue
@@ -227,7 +234,10 @@ export class Membership {
         this.merge({ id, incarnation: s.incarnation, status: 'dead', from: this.id }, QUIET, now)
       }
     }
-    this.prober.tick(now)
+  }
+
+  /** Post-join follow-ups, the periodic push-pull and the dead-member reconnect. */
+  private antiEntropy (now: number): void {
     let peer: { id: string, addrs: readonly string[] } | undefined
     let rejoin = false
     while (this.followUps.length > 0 && this.followUps[0] <= now) {
@@ -248,7 +258,6 @@ export class Membership {
       if (peer !== undefined) this.outbox.enqueueSend(peer.id, peer.addrs, pushPullMessage(++this.seq, false, false, this.snapshot()))
       this.nextDeadReconnectAt = now + jittered(this.cfg.deadReconnectInterval, this.random)
     }
-    if (now >= this.nextReapAt) this.reap(now)
   }
 
   private randomPeer (): MemberEntry | undefined {
