@@ -53,8 +53,24 @@ export function parseRangeRequest (bytes: Uint8Array): BlobRangeRequest | undefi
 
 export interface BlobServerOptions {
   maxRangeBytes?: number
-  /** Concurrent uploads across all peers; above it the answer is `busy` (default 8). */
+  /** Concurrent uploads across all peers; above it the answer is `busy` (default 16). */
   maxConcurrentUploads?: number
+  /**
+   * Peers served at once (upload slots, like BitTorrent's unchoke slots; default 4).
+   * A peer keeps its slot while it has a range in flight (and `slotLingerMs` after). Few slots make the first
+   * fetchers finish early and start serving, which is what turns a star into a swarm.
+   */
+  maxUploadPeers?: number
+  /**
+   * How long a request from a peer without a slot waits in line for one before the
+   * answer is `busy` (default 500 ms). Waiting in line instead of refusing at once
+   * hands a freed slot over with no idle gap and no polling.
+   */
+  slotWaitMs?: number
+  /** A peer keeps its slot this long after its last range ends, unless it got a whole blob's worth (default 300 ms). */
+  slotLingerMs?: number
+  /** Requests waiting for a slot at most (default 64); beyond it, `busy` at once. */
+  maxWaiting?: number
   /** Deadline for one whole range upload (default 30 s). */
   timeoutMs?: number
   /** Per connection, enforced by libp2p (default 8). */
@@ -82,12 +98,68 @@ export interface BlobServer {
 
 export async function serveBlobs (node: StreamNode, source: BlobSource, opts: BlobServerOptions = {}): Promise<BlobServer> {
   const maxRange = opts.maxRangeBytes ?? DEFAULT_MAX_RANGE_BYTES
-  const maxUploads = opts.maxConcurrentUploads ?? 8
+  const maxUploads = opts.maxConcurrentUploads ?? 16
   const timeoutMs = opts.timeoutMs ?? 30_000
   const stats: BlobServerStats = { served: 0, bytesServed: 0, notFound: 0, badRange: 0, badRequests: 0, busy: 0, failed: 0 }
   let active = 0
+  const maxPeers = opts.maxUploadPeers ?? 4
+  const slotWaitMs = opts.slotWaitMs ?? 500
+  const maxWaiting = opts.maxWaiting ?? 64
+  const slotLingerMs = opts.slotLingerMs ?? 300
+  // A peer holds its slot for a session: while it has ranges in flight, and for
+  // `slotLingerMs` after its last one unless it has by then been sent a whole
+  // blob's worth of bytes (it needs nothing more from us).
+  interface Session { active: number, sent: number, size: number, timer?: NodeJS.Timeout }
+  const slots = new Map<string, Session>()
+  const waiting: Array<{ peer: string, grant: () => void }> = []
+  const join = (peer: string): void => {
+    const session = slots.get(peer)
+    if (session === undefined) { slots.set(peer, { active: 1, sent: 0, size: Infinity }); return }
+    if (session.timer !== undefined) { clearTimeout(session.timer); session.timer = undefined }
+    session.active++
+  }
+  const grantWaiting = (): void => {
+    for (let i = 0; i < waiting.length;) {
+      const w = waiting[i]
+      if (!slots.has(w.peer) && slots.size >= maxPeers) { i++; continue }
+      join(w.peer)
+      waiting.splice(i, 1)
+      w.grant()
+    }
+  }
+  const takeSlot = async (peer: string, signal: AbortSignal): Promise<boolean> => {
+    if (slots.has(peer) || (slots.size < maxPeers && waiting.length === 0)) { join(peer); return true }
+    if (waiting.length >= maxWaiting || slotWaitMs <= 0) return false
+    return await new Promise<boolean>((resolve) => {
+      const entry = { peer, grant: () => { clearTimeout(timer); signal.removeEventListener('abort', giveUp); resolve(true) } }
+      const giveUp = (): void => {
+        clearTimeout(timer)
+        const at = waiting.indexOf(entry)
+        if (at >= 0) waiting.splice(at, 1)
+        resolve(false)
+      }
+      const timer = setTimeout(giveUp, slotWaitMs)
+      signal.addEventListener('abort', giveUp, { once: true })
+      waiting.push(entry)
+    })
+  }
+  const endSession = (peer: string): void => { slots.delete(peer); grantWaiting() }
+  const releaseSlot = (peer: string, sent: number, size: number): void => {
+    const session = slots.get(peer)
+    if (session === undefined) return
+    session.active--
+    session.sent += sent
+    session.size = size
+    if (session.active > 0) return
+    if (session.sent >= session.size) { endSession(peer); return }
+    // Keep the slot for the peer's next chunk request: handing it on after every
+    // chunk would make all fetchers progress evenly and none finish (and start
+    // serving) early.
+    session.timer = setTimeout(() => { if (slots.get(peer)?.active === 0) endSession(peer) }, slotLingerMs)
+    session.timer.unref()
+  }
 
-  const upload = async (stream: Stream): Promise<void> => {
+  const upload = async (stream: Stream, peer: string): Promise<void> => {
     const { signal } = exchangeSignal(timeoutMs)
     const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
     const refuse = async (code: string, message: string): Promise<void> => {
@@ -97,17 +169,19 @@ export async function serveBlobs (node: StreamNode, source: BlobSource, opts: Bl
     const req = parseRangeRequest((await lp.read({ signal })).subarray())
     if (req === undefined) { stats.badRequests++; await refuse('bad-request', 'malformed range request'); return }
     if (active >= maxUploads) { stats.busy++; await refuse('busy', `${active} uploads in progress`); return }
+    if (!await takeSlot(peer, signal)) { stats.busy++; await refuse('busy', `serving ${slots.size} peers`); return }
     active++
+    let sent = 0
+    let size = Infinity
     try {
       if (!await source.has(req.cid)) { stats.notFound++; await refuse('not-found', `no blob ${req.cid}`); return }
-      const size = await source.size(req.cid)
+      size = await source.size(req.cid)
       if (req.length > maxRange || req.offset + req.length > size) {
         stats.badRange++
         await refuse('bad-range', `range ${req.offset}+${req.length} outside blob of ${size} bytes or above ${maxRange}`)
         return
       }
       await lp.write(encodeOkFrame(cborEncode({ size, length: req.length })), { signal })
-      let sent = 0
       while (sent < req.length) {
         const piece = await source.readRange(req.cid, req.offset + sent, Math.min(SOURCE_READ_BYTES, req.length - sent))
         if (piece.byteLength === 0) throw new Error('blob source returned no bytes')
@@ -123,11 +197,12 @@ export async function serveBlobs (node: StreamNode, source: BlobSource, opts: Bl
       stats.bytesServed += sent
     } finally {
       active--
+      releaseSlot(peer, sent, size)
     }
   }
 
-  await node.handle(BLOB_PROTOCOL, (stream) => {
-    upload(stream).catch((err: unknown) => {
+  await node.handle(BLOB_PROTOCOL, (stream, connection) => {
+    upload(stream, connection.remotePeer.toString()).catch((err: unknown) => {
       stats.failed++
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     })

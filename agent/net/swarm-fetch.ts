@@ -63,6 +63,12 @@ export interface SwarmFetchOptions {
   maxAttempts?: number
   /** sha256 of each chunk (same chunkBytes), if the caller knows them. */
   chunkHashes?: Uint8Array[]
+  /**
+   * Whether we already have a connection to a holder. Among equally loaded holders
+   * connected ones are preferred: a new connection (TCP, noise, identify) costs more
+   * than a chunk on loopback.
+   */
+  isConnected?: (id: string) => boolean
   random?: () => number
   now?: () => number
   signal?: AbortSignal
@@ -151,7 +157,7 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
       return out
     }
 
-    // Least loaded first, random among equals.
+    // Least loaded first, then already connected, random among equals.
     const pick = (): { chunk: number, holder: HolderEntry } | undefined => {
       for (let i = 0; i < chunks; i++) {
         if (state[i] !== 'pending') continue
@@ -160,7 +166,7 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
         let best: HolderEntry[] = []
         let bestLoad = Infinity
         for (const c of candidates) {
-          const load = inflight.get(c.id) ?? 0
+          const load = (inflight.get(c.id) ?? 0) * 2 + (opts.isConnected?.(c.id) === false ? 1 : 0)
           if (load < bestLoad) { bestLoad = load; best = [c] } else if (load === bestLoad) best.push(c)
         }
         return { chunk: i, holder: best[Math.floor(random() * best.length) % best.length] }
@@ -247,10 +253,12 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
           stats.retries++
           state[chunk] = 'pending'
           if (err instanceof ProtocolError && err.code === 'busy') {
-            // Alive but saturated: try it again soon, with jitter so waiters spread out.
+            // Alive but saturated. The server already held the request in line for a
+            // while before saying so, which paces us; re-pick soon (jittered) so that a
+            // holder that became free meanwhile is found.
             stats.busy++
             lastProgress = now()
-            cooldownUntil.set(holder.id, now() + 25 + random() * 75)
+            cooldownUntil.set(holder.id, now() + 10 + random() * 20)
             continue
           }
           if (!failed.has(holder.id)) { failed.add(holder.id); stats.failedHolders.push(holder.id) }
