@@ -365,7 +365,7 @@ test('updateSelf: a meta change raises the incarnation and is published; bad inp
   b.ready()
   b.receive('a', r.publish[0], 6)
   assert.ok(b.ready().events.some(e => e.kind === 'update' && e.member.meta[0] === 7))
-  assert.throws(() => a.updateSelf({ meta: new Uint8Array(2049) }, 7), (e: unknown) => e instanceof MembershipError && e.code === 'invalid-argument')
+  assert.throws(() => a.updateMeta(new Uint8Array(2049), 7), (e: unknown) => e instanceof MembershipError && e.code === 'invalid-argument')
   assert.throws(() => a.updateSelf({ addrs: Array.from({ length: 9 }, (_, i) => `/memory/${i}`) }, 7), (e: unknown) => e instanceof MembershipError)
   assert.is(a.incarnation(), 1)
   assert.throws(() => core(''), (e: unknown) => e instanceof MembershipError)

@@ -161,6 +161,11 @@ export class Membership {
     this.raiseIncarnation(me.incarnation + 1, now, next.addrs, next.meta)
   }
 
+  /** updateSelf({ meta }) — the agent's usual change (devices, epoch, readiness). */
+  updateMeta (meta: Uint8Array, now: number): void {
+    this.updateSelf({ meta }, now)
+  }
+
   /** Graceful leave: publishes `left` for our current incarnation; afterwards the core only answers pings. */
   leave (now: number): void {
     if (this.left) return
