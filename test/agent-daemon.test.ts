@@ -6,7 +6,12 @@ import { existsSync, statSync, writeFileSync, readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
+import { randomUUID } from 'node:crypto'
 import { startAgent, runCli, makeTempDir, cleanupAgents, freePort } from './helpers/agent-process.js'
+import { startDaemon, type Component } from '../agent/daemon.js'
+import { resolveConfig } from '../agent/config.js'
+import { createLogger } from '../agent/log.js'
+import { callAgent } from '../agent/socket/client.js'
 
 test.after(async () => { await cleanupAgents() })
 
@@ -129,6 +134,57 @@ test('a listen address in use fails with exit 1 naming it, and leaves no lock or
   } finally {
     await new Promise(resolve => holder.close(resolve))
   }
+})
+
+test('components start in order with the context, add commands and status fields, and stop in reverse', async () => {
+  const dir = join(await makeTempDir(), 'data')
+  const config = resolveConfig({ flags: { 'data-dir': dir, listen: [`/memory/${randomUUID()}`] }, env: {} })
+  const events: string[] = []
+  const component = (name: string): Component => ({
+    name,
+    start: (ctx) => {
+      events.push(`start ${name}`)
+      ctx.registry.register({ name: `echo-${name}`, summary: 'echo', args: { text: { type: 'string', required: true, description: 'what to echo' } }, handler: (args) => `${name}:${args.text}` })
+      ctx.status.addField(`${name}Field`, () => 42)
+    },
+    stop: () => { events.push(`stop ${name}`) }
+  })
+  const log = createLogger({ level: 'error', format: 'json', write: () => {} })
+  const daemon = await startDaemon({ config, log, components: [component('a'), component('b')] })
+  assert.equal(events, ['start a', 'start b'])
+  const socket = join(dir, 'agent.sock')
+  assert.is(await callAgent(socket, 'echo-b', { text: 'hi' }), 'b:hi')
+  const status = await callAgent(socket, 'status') as Record<string, unknown>
+  assert.is(status.aField, 42)
+  assert.is(status.state, 'ready')
+  await daemon.stop()
+  await daemon.stop()
+  assert.equal(events, ['start a', 'start b', 'stop b', 'stop a'])
+  assert.not.ok(existsSync(socket))
+  assert.not.ok(existsSync(join(dir, 'agent.lock')))
+})
+
+test('a component that fails to start unwinds everything started before it', async () => {
+  const dir = join(await makeTempDir(), 'data')
+  const config = resolveConfig({ flags: { 'data-dir': dir, listen: [`/memory/${randomUUID()}`] }, env: {} })
+  const events: string[] = []
+  const log = createLogger({ level: 'error', format: 'json', write: () => {} })
+  try {
+    await startDaemon({
+      config,
+      log,
+      components: [
+        { name: 'ok', start: () => { events.push('start ok') }, stop: () => { events.push('stop ok') } },
+        { name: 'broken', start: () => { throw Object.assign(new Error('no disk'), { code: 'ERR_TEST' }) }, stop: () => { events.push('stop broken') } }
+      ]
+    })
+    assert.unreachable('daemon started')
+  } catch (err) {
+    assert.is((err as { code?: string }).code, 'ERR_TEST')
+  }
+  assert.equal(events, ['start ok', 'stop ok'])
+  assert.not.ok(existsSync(join(dir, 'agent.sock')))
+  assert.not.ok(existsSync(join(dir, 'agent.lock')))
 })
 
 test.run()
