@@ -179,6 +179,24 @@ test('uniform clusters with equal weights: every device within floor/ceil of its
   }
 })
 
+test('2^14 partitions x 384 devices: adding a device or a zone moves the minimum, every device within one of its share', () => {
+  const devices = uniformCluster({ regions: 1, zones: 8, hosts: 12, disks: 4, weight: () => 100 })
+  assert.is(devices.length, 384)
+  const p = params({ partPower: 14, seed: 5 })
+  const first = rebalance({ params: p, devices, now: 0 })
+  const withinOne = (ring: RingData): boolean => ringStats(ring).devices.every(d => Math.abs(d.assigned - d.wanted) < 1)
+  assert.ok(withinOne(first.ring))
+  const slots = 3 * 2 ** 14
+  const one = rebalance({ params: p, devices: [...devices, { region: 0, zone: 3, ip: '10.9.0.1', port: 6200, device: 'sda', weight: 100 }], previous: first.state, now: 0 })
+  assert.ok(one.report.moved <= Math.ceil(slots / 385), `one device: moved ${one.report.moved}, minimum ${slots / 385}`)
+  assert.ok(withinOne(one.ring))
+  const zone = uniformCluster({ regions: 1, zones: 1, hosts: 12, disks: 4, weight: () => 100 }, 300).map(d => ({ ...d, zone: 8 }))
+  const zoned = rebalance({ params: p, devices: [...devices, ...zone], previous: first.state, now: 0 })
+  assert.ok(zoned.report.moved <= 1.01 * slots / 9, `a zone: moved ${zoned.report.moved}, minimum ${slots / 9}`)
+  assert.ok(withinOne(zoned.ring))
+  assert.is(zoned.report.dispersion, 0)
+})
+
 test('report balance and dispersion agree with ringStats', () => {
   const devices = uniformCluster({ regions: 1, zones: 4, hosts: 2, disks: 2, weight: (i) => 50 + i * 10 })
   const built = rebalance({ params: params({ partPower: 9 }), devices, now: 0 })
