@@ -141,6 +141,19 @@ test('only the coordinator builds', () => {
   assert.throws(() => b.m.requestRingSet(RINGS[0], 2000), (e: unknown) => e instanceof EpochError && e.code === 'NOT_COORDINATOR')
 })
 
+test('a node missing from its own membership view never coordinates or bootstraps', () => {
+  const { map1 } = bootstrapped([A, B, C])
+  const a = new Node(A) // a fresh machine with the lowest id, not in the view
+  a.holdBuilds = true
+  a.view([member(B, {}, 1, true), member(C, {}, 1, true)], 0)
+  a.receive(map1, 0, A)
+  a.view([member(B, {}, 1, true), member(C, {}, 1, true), member(D)], 10)
+  runUntil(a, 10, 1000)
+  assert.is(a.m.coordinator()?.id, B)
+  assert.is(a.builds.length, 0)
+  assert.throws(() => new Node(E).m.bootstrap(RINGS, 0), (e: unknown) => e instanceof EpochError && e.code === 'NOT_COORDINATOR')
+})
+
 test('coordinator handover: the lowest id takes over once it is ready', () => {
   const { map1 } = bootstrapped([A, B, C])
   // B holds the map; A (lower id) is alive but not ready yet: B coordinates.

@@ -71,6 +71,7 @@ export class EpochMachine {
   private installedEpoch = 0
   private view: EpochViewMember[] = []
   private viewSeen = false
+  private selfMember = true
   private readonly quiet: QuietWindow
   private planKey = ''
   private lastNow = 0
@@ -111,7 +112,7 @@ export class EpochMachine {
   /** The coordinator as this node sees it (its own readiness counts for itself). */
   coordinator (): CoordinatorChoice | undefined {
     const candidates: CoordinatorCandidate[] = this.view.map(m => m.id === this.cfg.selfId
-      ? { id: m.id, status: 'alive', ready: this.state() === 'ready', epoch: this.installedEpoch }
+      ? { id: m.id, status: this.selfMember ? 'alive' : 'left', ready: this.state() === 'ready', epoch: this.installedEpoch }
       : { id: m.id, status: m.status, ready: m.meta?.ready ?? false, epoch: m.meta?.epoch ?? 0 })
     return coordinatorChoice(candidates)
   }
@@ -148,7 +149,9 @@ export class EpochMachine {
     this.lastNow = Math.max(this.lastNow, now)
     const seen = new Map<string, EpochViewMember>()
     for (const m of view) seen.set(m.id, m)
-    if (!seen.has(this.cfg.selfId)) seen.set(this.cfg.selfId, { id: this.cfg.selfId, status: 'alive', statusSince: now })
+    // Not in the view yet: not a member, so it never coordinates (status left) until membership lists it.
+    this.selfMember = seen.has(this.cfg.selfId)
+    if (!this.selfMember) seen.set(this.cfg.selfId, { id: this.cfg.selfId, status: 'left', statusSince: now })
     this.view = [...seen.values()].sort((a, b) => compareIds(a.id, b.id))
     this.viewSeen = true
     this.checkCaughtUpByPeers()
@@ -322,6 +325,7 @@ export class EpochMachine {
     const populated = this.view.find(m => m.id !== this.cfg.selfId && (m.meta?.epoch ?? 0) > 0)
     if (populated !== undefined) throw new EpochError('BOOTSTRAP_REFUSED', `member ${populated.id} already has epoch ${populated.meta?.epoch ?? 0}`)
     if (this.bootstrapDefs !== undefined || this.building !== undefined) throw new EpochError('BUSY', 'a bootstrap is already under way')
+    if (!this.selfMember) throw new EpochError('NOT_COORDINATOR', 'this node is not in the membership view yet')
     if (!Array.isArray(defs) || defs.length === 0) throw new EpochError('BAD_RING_DEF', 'bootstrap needs at least one ring')
     const valid = defs.map(validateRingDefinition)
     const names = new Set(valid.map(d => d.name))
@@ -426,6 +430,8 @@ export class EpochMachine {
     this.current = map
     this.currentHash = hash
     this.events.push({ type: 'map-accepted', epoch: map.epoch, hash, coordinator: map.coordinator })
+    // A newer map from the cluster after a restart: we have heard from it, and readiness now waits for this install.
+    if (!this.caughtUp && hash !== this.installedHash) this.markCaughtUp()
     if (this.installedHash !== hash) this.queueFetch(map, hash)
     // The winner after a heal (or a new coordinator) re-plans from the merged view.
     if (map.coordinator !== this.cfg.selfId) this.quiet.noteChange(now)
@@ -470,7 +476,7 @@ export class EpochMachine {
   }
 
   private planMembers (): PlanMember[] {
-    return this.view.map(m => ({ id: m.id, status: m.id === this.cfg.selfId ? 'alive' : m.status, meta: m.meta, statusSince: m.statusSince }))
+    return this.view.map(m => ({ id: m.id, status: m.id === this.cfg.selfId && this.selfMember ? 'alive' : m.status, meta: m.meta, statusSince: m.statusSince }))
   }
 
   private maybePlan (now: number): void {
