@@ -71,7 +71,7 @@ export class EpochMachine {
   private installedEpoch = 0
   private view: EpochViewMember[] = []
   private viewSeen = false
-  private selfMember = true
+  private selfMember = false
   private readonly quiet: QuietWindow
   private planKey = ''
   private lastNow = 0
