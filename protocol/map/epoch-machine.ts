@@ -321,15 +321,15 @@ export class EpochMachine {
    * other member advertises an installed epoch, or a bootstrap is under way.
    */
   bootstrap (defs: readonly unknown[], now: number): void {
+    if (!Array.isArray(defs) || defs.length === 0) throw new EpochError('BAD_RING_DEF', 'bootstrap needs at least one ring')
+    const valid = defs.map(validateRingDefinition)
+    const names = new Set(valid.map(d => d.name))
+    if (names.size !== valid.length) throw new EpochError('BAD_RING_DEF', 'a ring is defined twice')
     if (this.current !== undefined || this.installedEpoch > 0) throw new EpochError('BOOTSTRAP_REFUSED', `a cluster map exists (epoch ${this.current?.epoch ?? this.installedEpoch})`)
     const populated = this.view.find(m => m.id !== this.cfg.selfId && (m.meta?.epoch ?? 0) > 0)
     if (populated !== undefined) throw new EpochError('BOOTSTRAP_REFUSED', `member ${populated.id} already has epoch ${populated.meta?.epoch ?? 0}`)
     if (this.bootstrapDefs !== undefined || this.building !== undefined) throw new EpochError('BUSY', 'a bootstrap is already under way')
     if (!this.selfMember) throw new EpochError('NOT_COORDINATOR', 'this node is not in the membership view yet')
-    if (!Array.isArray(defs) || defs.length === 0) throw new EpochError('BAD_RING_DEF', 'bootstrap needs at least one ring')
-    const valid = defs.map(validateRingDefinition)
-    const names = new Set(valid.map(d => d.name))
-    if (names.size !== valid.length) throw new EpochError('BAD_RING_DEF', 'a ring is defined twice')
     this.bootstrapDefs = valid
     this.lastNow = Math.max(this.lastNow, now)
   }
