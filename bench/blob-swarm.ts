@@ -3,7 +3,7 @@
 // soon as it has verified, (b) star: every node fetches from the origin only.
 //
 //   node build/bench/blob-swarm.js [--nodes 20,50] [--size-mb 5] [--uplink-mbit 50] [--runs 1]
-//     tuning: [--slots 1] [--slot-wait-ms 500] [--per-holder 2] [--parallel 6] [--mesh 8] [--settle 1500]
+//     tuning: [--slots 2] [--slot-wait-ms 0] [--per-holder 2] [--parallel 4] [--mesh 8] [--settle 1500] [--max-waiting 64]
 //
 // All nodes share one process and one event loop, so without a per-node upload
 // budget the run measures the CPU cost of noise+yamux for N·S bytes, which is the
@@ -28,12 +28,13 @@ const { values } = parseArgs({
     'uplink-mbit': { type: 'string', default: '50' },
     runs: { type: 'string', default: '1' },
     modes: { type: 'string', default: 'swarm,star' },
-    slots: { type: 'string', default: '1' },
-    'slot-wait-ms': { type: 'string', default: '500' },
+    slots: { type: 'string', default: '2' },
+    'slot-wait-ms': { type: 'string', default: '0' },
     mesh: { type: 'string', default: '8' },
     'per-holder': { type: 'string', default: '2' },
-    parallel: { type: 'string', default: '6' },
-    settle: { type: 'string', default: '1500' }
+    parallel: { type: 'string', default: '4' },
+    settle: { type: 'string', default: '1500' },
+    'max-waiting': { type: 'string', default: '64' }
   }
 })
 const sizes = values.nodes.split(',').map(Number)
@@ -46,6 +47,7 @@ const meshArg = Number(values.mesh)
 const perHolderArg = Number(values['per-holder'])
 const parallelArg = Number(values.parallel)
 const settleMs = Number(values.settle)
+const maxWaitingArg = Number(values['max-waiting'])
 
 function seeded (seed: number): () => number {
   let s = seed >>> 0
@@ -90,6 +92,7 @@ async function runOnce (mode: 'swarm' | 'star', n: number, blob: Uint8Array, cid
         maxConcurrentUploads: mode === 'swarm' ? 16 : 8 * n,
         maxUploadPeers: mode === 'swarm' ? slotsArg : n,
         slotWaitMs: waitArg,
+        maxWaiting: maxWaitingArg,
         maxInboundStreams: 16,
         timeoutMs: 120_000,
         uploadLimiter: uplinkBytes > 0 ? tokenBucket({ bytesPerSecond: uplinkBytes }) : undefined

@@ -56,15 +56,16 @@ export interface BlobServerOptions {
   /** Concurrent uploads across all peers; above it the answer is `busy` (default 16). */
   maxConcurrentUploads?: number
   /**
-   * Peers served at once (upload slots, like BitTorrent's unchoke slots; default 4).
+   * Peers served at once (upload slots, like BitTorrent's unchoke slots; default 2).
    * A peer keeps its slot while it has a range in flight (and `slotLingerMs` after). Few slots make the first
    * fetchers finish early and start serving, which is what turns a star into a swarm.
    */
   maxUploadPeers?: number
   /**
    * How long a request from a peer without a slot waits in line for one before the
-   * answer is `busy` (default 500 ms). Waiting in line instead of refusing at once
-   * hands a freed slot over with no idle gap and no polling.
+   * answer is `busy` (default 0: refuse at once). Waiting in line hands a freed slot
+   * over without polling, but ties the fetcher's chunk to this holder meanwhile; in
+   * bench/blob-swarm an immediate `busy` plus the fetcher's backoff did better.
    */
   slotWaitMs?: number
   /** A peer keeps its slot this long after its last range ends, unless it got a whole blob's worth (default 300 ms). */
@@ -102,8 +103,8 @@ export async function serveBlobs (node: StreamNode, source: BlobSource, opts: Bl
   const timeoutMs = opts.timeoutMs ?? 30_000
   const stats: BlobServerStats = { served: 0, bytesServed: 0, notFound: 0, badRange: 0, badRequests: 0, busy: 0, failed: 0 }
   let active = 0
-  const maxPeers = opts.maxUploadPeers ?? 4
-  const slotWaitMs = opts.slotWaitMs ?? 500
+  const maxPeers = opts.maxUploadPeers ?? 2
+  const slotWaitMs = opts.slotWaitMs ?? 0
   const maxWaiting = opts.maxWaiting ?? 64
   const slotLingerMs = opts.slotLingerMs ?? 300
   // A peer holds its slot for a session: while it has ranges in flight, and for

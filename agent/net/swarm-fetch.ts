@@ -51,7 +51,7 @@ export interface SwarmFetchOptions {
   selfId?: string
   /** Chunk size in bytes (default 512 KiB, at most the blob protocol's 4 MiB range). */
   chunkBytes?: number
-  /** Chunks in flight at once (default 6). */
+  /** Chunks in flight at once (default 4). */
   parallel?: number
   /** Chunks in flight from one holder (default 2). */
   perHolderParallel?: number
@@ -69,6 +69,8 @@ export interface SwarmFetchOptions {
    * than a chunk on loopback.
    */
   isConnected?: (id: string) => boolean
+  /** Longest wait before asking a busy holder again (default 320 ms). */
+  busyBackoffMaxMs?: number
   random?: () => number
   now?: () => number
   signal?: AbortSignal
@@ -107,7 +109,7 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
   const chunks = Math.ceil(opts.size / chunkBytes)
   const expected = opts.chunkHashes?.map(h => Buffer.from(h).toString('hex'))
   if (expected !== undefined && expected.length !== chunks) throw new SwarmFetchError('bad-argument', `${expected.length} chunk hashes for ${chunks} chunks`)
-  const parallel = opts.parallel ?? 6
+  const parallel = opts.parallel ?? 4
   const perHolder = opts.perHolderParallel ?? 2
   const chunkTimeoutMs = opts.chunkTimeoutMs ?? 10_000
   const stallTimeoutMs = opts.stallTimeoutMs ?? 10_000
@@ -122,6 +124,9 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
   const corrupt = new Set<string>()
   const failed = new Set<string>()
   const failures = new Map<string, number>()
+  const busyStreak = new Map<string, number>()
+  let lastServer: string | undefined
+  const busyBackoffMaxMs = opts.busyBackoffMaxMs ?? 320
   const cooldownUntil = new Map<string, number>()
   // votes[i]: holder id → sha256 it served for chunk i, over all attempts.
   const votes: Array<Map<string, string>> = Array.from({ length: chunks }, () => new Map())
@@ -166,6 +171,10 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
         let best: HolderEntry[] = []
         let bestLoad = Infinity
         for (const c of candidates) {
+          // The holder that served us last comes first: a holder serves a peer in a
+          // session (upload slot), and finishing one fetcher fast (it then serves
+          // too) beats all fetchers progressing evenly.
+          if (c.id === lastServer) return { chunk: i, holder: c }
           const load = (inflight.get(c.id) ?? 0) * 2 + (opts.isConnected?.(c.id) === false ? 1 : 0)
           if (load < bestLoad) { bestLoad = load; best = [c] } else if (load === bestLoad) best.push(c)
         }
@@ -246,19 +255,24 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
         try {
           const bytes = await fetchRange(opts.node, holder.dial, opts.cid, offset, length, opts.signal, { timeoutMs: chunkTimeoutMs, expectedSize: opts.size })
           failures.delete(holder.id)
+          lastServer = holder.id
+          busyStreak.delete(holder.id)
           lastProgress = now()
           await judge(chunk, holder.id, bytes)
         } catch (err) {
           if (aborted()) { fatal ??= new SwarmFetchError('aborted', 'swarm fetch aborted', err); return }
           stats.retries++
           state[chunk] = 'pending'
+          if (lastServer === holder.id) lastServer = undefined
           if (err instanceof ProtocolError && err.code === 'busy') {
-            // Alive but saturated. The server already held the request in line for a
-            // while before saying so, which paces us; re-pick soon (jittered) so that a
-            // holder that became free meanwhile is found.
+            // Alive but saturated: ask it again later, backing off while it stays busy
+            // (10 ms doubling up to busyBackoffMaxMs, jittered); meanwhile other holders
+            // are tried, so a holder that became free is found without hammering this one.
             stats.busy++
             lastProgress = now()
-            cooldownUntil.set(holder.id, now() + 10 + random() * 20)
+            const n = (busyStreak.get(holder.id) ?? 0) + 1
+            busyStreak.set(holder.id, n)
+            cooldownUntil.set(holder.id, now() + Math.min(busyBackoffMaxMs, 10 * 2 ** (n - 1)) * (0.5 + random()))
             continue
           }
           if (!failed.has(holder.id)) { failed.add(holder.id); stats.failedHolders.push(holder.id) }
