@@ -123,4 +123,31 @@ test('a malformed request is answered with bad-request and counted', async () =>
   } finally { await stopNodes([server, client]) }
 })
 
+test('upload slots: a peer beyond maxUploadPeers gets busy until the slot holder is done', async () => {
+  const [server, a, b] = await startLocalNodes(3, 'memory')
+  try {
+    const blob = randomBytes(600_000)
+    let release: () => void = () => {}
+    const held = new Promise<void>(resolve => { release = resolve })
+    let stalled = false
+    const srv = await serveBlobs(server, memorySource(new Map([[CID, blob]]), async (offset) => {
+      if (offset > 0 && !stalled) { stalled = true; await held }
+    }), { maxUploadPeers: 1, slotLingerMs: 20 })
+    const addr = server.getMultiaddrs()[0]
+    const first = fetchRange(a, addr, CID, 0, 600_000)
+    const deadline = Date.now() + 3000
+    while (!stalled && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+    assert.ok(stalled)
+    await expectCode(fetchRange(b, addr, CID, 0, 10), 'busy')
+    // The slot holder itself may open more streams.
+    assert.is((await fetchRange(a, addr, CID, 0, 10)).byteLength, 10)
+    release()
+    assert.ok(Buffer.from(await first).equals(blob))
+    // Linger over (the whole blob was sent anyway): b gets in.
+    await new Promise(resolve => setTimeout(resolve, 50))
+    assert.is((await fetchRange(b, addr, CID, 0, 10)).byteLength, 10)
+    assert.is(srv.stats.busy, 1)
+  } finally { await stopNodes([server, a, b]) }
+})
+
 test.run()
