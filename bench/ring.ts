@@ -1,6 +1,7 @@
 // Ring builder benchmark: ours and Swift's RingBuilder side by side, in one run.
 //
 //   node build/bench/ring.js [--quick] [--no-swift]
+//   node build/bench/ring.js --irregular     (initial builds of 39 irregular clusters, vs Swift)
 //
 // Every configuration runs in its own child process (one for ours, one for Swift's
 // python3-swift), so peak RSS is per configuration. Scenarios, identical for both:
@@ -129,8 +130,52 @@ function markdown (rows: Array<{ config: Config, ours: BuilderResult, swift?: Bu
   return lines.join('\n')
 }
 
+/**
+ * Irregular clusters (1–2 regions, 1–5 zones, 1–4 hosts per zone, 1–4 disks, equal or
+ * random weights, 2^10 partitions × 3): initial-build balance and dispersion, ours
+ * against Swift's, each against its own replica plan.
+ */
+function irregular (): void {
+  let a = 11
+  const rand = (): number => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1))
+  const cases: Array<{ partPower: number, replicas: number, devices: DeviceSpec[] }> = []
+  for (let i = 0; i < 40; i++) {
+    const devices: DeviceSpec[] = []
+    let host = 0
+    for (let r = 0, rs = int(1, 2); r < rs; r++) {
+      for (let z = 0, zs = int(1, 5); z < zs; z++) {
+        for (let h = 0, hs = int(1, 4); h < hs; h++, host++) {
+          for (let d = 0, ds = int(1, 4); d < ds; d++) devices.push({ region: r, zone: z, ip: `10.0.${host}.1`, port: 6200, device: `sd${d}`, weight: i % 2 === 0 ? 100 : int(1, 20) * 10 })
+        }
+      }
+    }
+    if (devices.length >= 3) cases.push({ partPower: 10, replicas: 3, devices })
+  }
+  const swift = spawnSync(pythonForSwift(), [join(repoRoot, 'bench', 'swift-ring-bench.py'), '--cases-stdin'], { input: JSON.stringify(cases), encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 })
+  const theirs = JSON.parse(swift.stdout) as Array<{ balance: number, dispersion: number }>
+  const rows = cases.map((c, i) => {
+    const ours = rebalance({ params: { partPower: c.partPower, replicas: c.replicas, minPartHours: 0, overload: 0, seed: 1 }, devices: c.devices, now: 0 }).report
+    return { devices: c.devices.length, ours: { balance: ours.balance, dispersion: ours.dispersion }, swift: theirs[i] }
+  })
+  const summary = {
+    cases: rows.length,
+    oursBetterBalance: rows.filter(r => r.ours.balance < r.swift.balance - 0.01).length,
+    oursWorseBalance: rows.filter(r => r.ours.balance > r.swift.balance + 0.01).length,
+    oursDispersed: rows.filter(r => r.ours.dispersion > 0).length,
+    swiftDispersed: rows.filter(r => r.swift.dispersion > 0).length
+  }
+  process.stdout.write(JSON.stringify({ bench: 'ring-irregular', summary, rows }, null, 2) + '\n')
+}
+
 function main (): void {
   const argv = process.argv.slice(2)
+  if (argv.includes('--irregular')) { irregular(); return }
   const childAt = argv.indexOf('--child')
   if (childAt >= 0) {
     const [partPower, devices, zones] = (argv[childAt + 1] ?? '').split(',').map(Number)

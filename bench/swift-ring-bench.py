@@ -3,6 +3,7 @@
 JSON, for bench/ring.ts to compare side by side with ours.
 
   /usr/bin/python3 bench/swift-ring-bench.py --part-power 16 --devices 100 --zones 8
+  /usr/bin/python3 bench/swift-ring-bench.py --cases-stdin < clusters.json
 
 Scenarios (1 region, equal weights, 4 devices per host, host h in zone h % zones):
   initial   build from nothing
@@ -69,14 +70,33 @@ def scenario(builder, before, total_weight, added_weight, timing):
             'peakRssMb': peak_rss_mb()}
 
 
+def build_cases(cases, seed):
+    """Initial builds of the given clusters ([{partPower, replicas, devices}]): balance and dispersion."""
+    out = []
+    for case in cases:
+        builder = RingBuilder(case['partPower'], case['replicas'], 0)
+        for i, d in enumerate(case['devices']):
+            builder.add_dev({'id': i, 'region': d['region'], 'zone': d['zone'], 'ip': d['ip'], 'port': d['port'],
+                             'device': d['device'], 'weight': float(d['weight']), 'meta': ''})
+        builder.rebalance(seed=seed)
+        out.append({'balance': builder.get_balance(), 'dispersion': builder.dispersion})
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--part-power', type=int, required=True)
-    parser.add_argument('--devices', type=int, required=True)
-    parser.add_argument('--zones', type=int, required=True)
+    parser.add_argument('--cases-stdin', action='store_true', help='build the JSON list of clusters on stdin instead')
+    parser.add_argument('--part-power', type=int)
+    parser.add_argument('--devices', type=int)
+    parser.add_argument('--zones', type=int)
     parser.add_argument('--replicas', type=float, default=3)
     parser.add_argument('--seed', type=int, default=1)
     args = parser.parse_args()
+    if args.cases_stdin:
+        print(json.dumps(build_cases(json.load(sys.stdin), args.seed)))
+        return
+    if args.part_power is None or args.devices is None or args.zones is None:
+        parser.error('--part-power, --devices and --zones are required')
 
     builder = RingBuilder(args.part_power, args.replicas, 0)
     hosts = (args.devices + DISKS_PER_HOST - 1) // DISKS_PER_HOST

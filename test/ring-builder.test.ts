@@ -457,6 +457,8 @@ test('validation errors name the problem', () => {
   bad({ replication_port: -5 }, /replication_port/)
   const built = build({})
   expectCode(() => rebalance({ params: params({ partPower: 9 }), devices, previous: built.state, now: 1 }), 'part-power-changed')
+  const crowd = Array.from({ length: 65536 }, (_, i) => ({ ...devices[0], device: `d${i}` }))
+  expectCode(() => build({}, crowd), 'too-many-devices', /65535/)
 })
 
 test('builder state: round trip, then continue identically; corrupt or truncated blobs are rejected', () => {
