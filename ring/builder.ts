@@ -149,7 +149,9 @@ export function rebalance (input: RebalanceInput, clock?: () => number): Rebalan
     devs,
     rows,
     lastMoveHours: ages,
-    rebalancedAt: now,
+    // Never earlier than the previous one, even if this clock lags the last
+    // coordinator's: partitions of age 0 are aged from it (see advanceAges).
+    rebalancedAt: Math.max(now, previous?.rebalancedAt ?? now),
     agedAt
   }
   const report = {

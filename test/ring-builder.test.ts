@@ -378,6 +378,10 @@ test('min_part_hours: nothing moves twice within the window; the window passes i
   // Ages: 0 for what just moved; what moved at 2.1 h counts from then (1 whole hour by
   // 4.1 h), everything else from the 2 h epoch (4 hours).
   assert.ok(next.state.lastMoveHours.every((age, part) => movedAgain.has(part) ? age === 0 : moved.has(part) ? age === 1 : age === 4))
+  // A clock behind the previous coordinator's does not rewind the state (ages count from it).
+  const skewed = rebalance({ params: p, devices: more, previous: next.state, now: 3 * HOUR })
+  assert.is(skewed.state.rebalancedAt, next.state.rebalancedAt)
+  assert.is(skewed.report.moved, 0)
   // A removed device's partitions move regardless of the window.
   const gone = rebalance({ params: p, devices: more.slice(1), previous: next.state, now: 4.1 * HOUR })
   checkRing(gone.ring, 3)
