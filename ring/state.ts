@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto'
 import { decode, encode } from 'cbor-x'
 import { RingBuildError } from './errors.js'
-import { deviceKey, describeDevice, validateDeviceFields, validateParams, MAX_DEVICE_ID } from './builder-validate.js'
+import { deviceKey, describeDevice, validateDeviceFields, validateParams, MAX_DEVICE_ID, MAX_WORKING_BYTES } from './builder-validate.js'
 import type { BuildParams, BuilderState, RingDevice } from './types.js'
 
 const KIND = 'ringleader-builder'
@@ -152,6 +152,7 @@ function decodeDevice (value: unknown, id: number): RingDevice | null {
 
 export function decodeBuilderState (bytes: Uint8Array): BuilderState {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) bad('empty input')
+  if (bytes.length > MAX_WORKING_BYTES) bad(`${bytes.length} bytes is more than any valid state (${MAX_WORKING_BYTES} at most)`)
   const outer = decodeCbor(bytes, 'blob')
   if (!isRecord(outer)) bad('not a ringleader builder state')
   if (outer.kind !== KIND) bad(`not a ringleader builder state (kind ${JSON.stringify(outer.kind)})`)
