@@ -155,9 +155,10 @@ test('initial builds over random clusters: valid rows, dispersion 0, balance nea
   }
   assert.ok(cases > 300)
   if (process.env.RB_VERBOSE) console.log({ worstEqual, worstWeighted, cases })
-  // Irregular topologies can pin a few replicas: allow a handful off the plan.
-  assert.ok(worstEqual <= 4, `equal weights: worst |assigned - planned| ${worstEqual}`)
-  assert.ok(worstWeighted <= 4, `random weights: worst |assigned - planned| ${worstWeighted}`)
+  // Hierarchical rounding of targets allows one replica beyond floor/ceil; irregular
+  // topologies that no two-move chain can fix could add one more. Measured: ≤ 1.1.
+  assert.ok(worstEqual <= 2, `equal weights: worst |assigned - planned| ${worstEqual}`)
+  assert.ok(worstWeighted <= 2, `random weights: worst |assigned - planned| ${worstWeighted}`)
 })
 
 test('uniform clusters with equal weights: every device within floor/ceil of its share', () => {
