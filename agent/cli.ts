@@ -11,9 +11,15 @@ import { commandsCommand } from './cli/commands.js'
 import { logsCommand } from './cli/logs.js'
 import { devCommand } from './cli/dev.js'
 import { ringCommand } from './cli/ring.js'
+import { membersCommand, monitorCommand } from './cli/members.js'
+import { joinCommand, leaveCommand, forceLeaveCommand } from './cli/join-leave.js'
+import { deviceCommand } from './cli/device.js'
 import { VERSION } from './version.js'
 
-const commands: Subcommand[] = [startCommand, statusCommand, commandsCommand, logsCommand, devCommand, ringCommand]
+const commands: Subcommand[] = [
+  startCommand, statusCommand, membersCommand, joinCommand, leaveCommand, forceLeaveCommand, monitorCommand, deviceCommand,
+  commandsCommand, logsCommand, devCommand, ringCommand
+]
 commands.push(helpCommand(() => commands))
 
 /** Moves a leading global `--data-dir DIR` (before the command name) after it. */

@@ -5,7 +5,10 @@
 // status board — when it starts.
 import type { AgentConfig } from './config.js'
 import type { Component } from './daemon.js'
+import { MembershipService } from './membership/service.js'
 
 export function defaultComponents (_config: AgentConfig): Component[] {
-  return []
+  // The map service (next) takes this same instance as its MembershipPort.
+  const membership = new MembershipService()
+  return [membership]
 }

@@ -1,0 +1,457 @@
+// The membership component: runs the pure core (protocol/membership) against the
+// real network. After every input it drains ready() in order — persist the
+// incarnation, then publish/send, then events — and keeps one timer at
+// nextDeadline(). It also keeps a random sample of members connected (so the
+// gossipsub mesh forms), joins the configured seeds, and offers the map service
+// its MembershipPort.
+import type { Connection } from '@libp2p/interface'
+import {
+  createMembership, MembershipError, type MemberEntry, type MemberEvent, type MembershipConfig, type Membership,
+  type MembershipMessage, type Outgoing
+} from '../../protocol/membership/index.js'
+import type { MembershipChannel } from '../../protocol/wire/index.js'
+import { decodeNodeMeta, type NodeMeta } from '../../protocol/node-meta.js'
+import type { EpochViewMember } from '../../protocol/map/epoch-types.js'
+import type { Component, DaemonContext } from '../daemon.js'
+import type { Logger } from '../log.js'
+import type { RingleaderNode } from '../net/create-node.js'
+import { parseJoinAddress, dialSeed, backoffDelay } from '../net/join-address.js'
+import { PeerSampler } from '../net/peer-sampler.js'
+import { JoinAddressError } from '../net/errors.js'
+import { incarnationStore, type IncarnationStore } from './incarnation-store.js'
+import { applyDeviceOp, encodeMetaOrThrow, metaFromConfig, type DeviceOp } from './meta.js'
+import { startTransport, type MembershipTransport } from './transport.js'
+import { registerMembershipCommands } from './commands.js'
+
+/** What the map service needs from membership (agent/map-service.ts declares the same shape). */
+export interface MembershipPort {
+  readonly selfId: string
+  view: () => EpochViewMember[]
+  onChange: (cb: () => void) => () => void
+  setLocalMeta: (update: { epoch: number, ready: boolean, holds: string[] }) => void
+}
+
+export interface MembershipServiceOptions {
+  /** Core tunables (defaults: protocol/membership/config.ts). */
+  core?: Partial<MembershipConfig>
+  /** Connections the peer sampler keeps (default 6..10) and how often it looks (default 500 ms). */
+  sampling?: { min?: number, max?: number, tickMs?: number }
+  /** Called once `leave` has spread; default: SIGTERM to this process, so the agent stops and exits 0. */
+  onLeft?: () => void
+  /** Unix ms (default Date.now). */
+  now?: () => number
+  random?: () => number
+}
+
+export class MembershipServiceError extends Error {
+  constructor (readonly code: 'not-started' | 'join-failed' | 'self' | 'left' | 'invalid-argument', message: string) {
+    super(message)
+    this.name = 'MembershipServiceError'
+  }
+}
+
+/** One event as `agent monitor` prints it. */
+export interface MonitorEvent {
+  kind: MemberEvent['kind']
+  id: string
+  status: MemberEntry['status']
+  incarnation: number
+  previous?: MemberEntry['status']
+  at: string
+}
+
+const LEAVE_SPREAD_MS = 300
+const LEAVE_MAX_WAIT_MS = 2000
+const JOIN_REPLY_TIMEOUT_MS = 5000
+
+const defaultRandom = Math.random
+
+export class MembershipService implements Component, MembershipPort {
+  readonly name = 'membership'
+  private core: Membership | undefined
+  private node: RingleaderNode | undefined
+  private log: Logger | undefined
+  private transport: MembershipTransport | undefined
+  private store: IncarnationStore | undefined
+  private sampler: PeerSampler | undefined
+  private samplerTimer: NodeJS.Timeout | undefined
+  private timer: NodeJS.Timeout | undefined
+  private timerAt = Infinity
+  private chain: Promise<void> = Promise.resolve()
+  private lastPublishes: Array<Promise<number>> = []
+  private meta: NodeMeta | undefined
+  private readonly since = new Map<string, number>()
+  private readonly metaCache = new WeakMap<Uint8Array, NodeMeta | null>()
+  private readonly changeListeners = new Set<() => void>()
+  private readonly eventListeners = new Set<(e: MonitorEvent) => void>()
+  private readonly joinWaiters = new Map<string, Set<{ resolve: () => void, reject: (err: Error) => void }>>()
+  private readonly stopController = new AbortController()
+  private persistFailures = 0
+  private readonly now: () => number
+  private readonly random: () => number
+
+  constructor (private readonly opts: MembershipServiceOptions = {}) {
+    this.now = opts.now ?? Date.now
+    this.random = opts.random ?? defaultRandom
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  async start (ctx: DaemonContext): Promise<void> {
+    this.node = ctx.node
+    this.log = ctx.log.child({ component: 'membership' })
+    this.store = incarnationStore(ctx.paths.root)
+    const persisted = await this.store.load()
+    this.meta = metaFromConfig(ctx.config)
+    const metaBytes = encodeMetaOrThrow(this.meta)
+    const selfId = ctx.node.peerId.toString()
+    this.core = createMembership({
+      self: { id: selfId, addrs: this.selfAddrs(), meta: metaBytes },
+      ...(persisted !== undefined ? { incarnation: persisted } : {}),
+      ...(this.opts.core !== undefined ? { config: this.opts.core } : {}),
+      random: this.random,
+      now: this.now()
+    })
+    this.transport = await startTransport({
+      node: ctx.node,
+      deliver: (from, msg, channel) => { this.onMessage(from, msg, channel) },
+      onSendFailed: (to, channel, err) => { this.log?.debug('membership send failed', { to, channel, err: (err as Error).message }) }
+    })
+    this.pump()
+    await this.chain // the first incarnation is on disk before start() returns
+
+    const sampling = this.opts.sampling ?? {}
+    this.sampler = new PeerSampler(ctx.node, {
+      members: () => this.aliveOthers().map(e => ({ id: e.id, addrs: [...e.addrs] })),
+      min: sampling.min ?? 6,
+      max: sampling.max ?? 10,
+      random: this.random
+    })
+    this.samplerTimer = setInterval(() => { this.sampler?.tick() }, sampling.tickMs ?? 500)
+    this.samplerTimer.unref()
+
+    registerMembershipCommands(ctx.registry, this)
+    ctx.status.addField('incarnation', () => this.core?.incarnation())
+    ctx.status.addField('checksum', () => this.core?.checksum())
+    ctx.status.addField('members', () => this.core?.counts())
+    ctx.status.addField('membership', () => this.details())
+
+    this.log.info('membership started', { incarnation: this.core.incarnation(), restartedFrom: persisted })
+    if (ctx.config.join.length > 0) void this.joinUntilOneAnswers(ctx.config.join)
+  }
+
+  async stop (): Promise<void> {
+    this.stopController.abort()
+    if (this.samplerTimer !== undefined) clearInterval(this.samplerTimer)
+    this.sampler?.stop()
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timerAt = Infinity
+    for (const set of this.joinWaiters.values()) for (const w of set) w.reject(new MembershipServiceError('not-started', 'the agent is stopping'))
+    this.joinWaiters.clear()
+    await this.chain.catch(() => {})
+    await this.transport?.stop()
+  }
+
+  // ------------------------------------------------------------ MembershipPort
+
+  get selfId (): string { return this.started().id }
+
+  view (): EpochViewMember[] {
+    const start = this.now()
+    return this.started().members().map(e => {
+      const meta = this.decodeMeta(e.meta)
+      return { id: e.id, status: e.status, statusSince: this.since.get(e.id) ?? start, ...(meta !== undefined ? { meta } : {}) }
+    })
+  }
+
+  onChange (cb: () => void): () => void {
+    this.changeListeners.add(cb)
+    return () => { this.changeListeners.delete(cb) }
+  }
+
+  setLocalMeta (update: { epoch: number, ready: boolean, holds: string[] }): void {
+    const core = this.started()
+    if (core.hasLeft() || this.meta === undefined) return
+    const next: NodeMeta = { ...this.meta, epoch: update.epoch, ready: update.ready, holds: [...update.holds] }
+    this.replaceMeta(next, encodeMetaOrThrow(next))
+  }
+
+  // ------------------------------------------------------------ operations (socket commands)
+
+  members (): MemberEntry[] { return this.started().members() }
+
+  decodeMeta (bytes: Uint8Array): NodeMeta | undefined {
+    let m = this.metaCache.get(bytes)
+    if (m === undefined) {
+      try { m = decodeNodeMeta(bytes) } catch { m = null }
+      this.metaCache.set(bytes, m)
+    }
+    return m ?? undefined
+  }
+
+  statusSince (id: string): number | undefined { return this.since.get(id) }
+
+  localMeta (): NodeMeta {
+    this.started()
+    return this.meta as NodeMeta
+  }
+
+  /** Applies a device change, raises the incarnation and gossips the new meta. */
+  changeDevices (op: DeviceOp): NodeMeta {
+    const core = this.started()
+    if (core.hasLeft()) throw new MembershipServiceError('left', 'this node has left the cluster')
+    const { meta, bytes } = applyDeviceOp(this.meta as NodeMeta, op)
+    this.replaceMeta(meta, bytes)
+    return meta
+  }
+
+  forceLeave (id: string): MemberEntry {
+    const core = this.started()
+    core.forceLeave(id, this.now())
+    this.pump()
+    return core.get(id) as MemberEntry
+  }
+
+  /** Publishes `left`, waits briefly (bounded) for it to spread, then calls onLeft soon after the caller answers. */
+  async leave (): Promise<{ incarnation: number, spreadTo: number }> {
+    const core = this.started()
+    if (core.hasLeft()) throw new MembershipServiceError('left', 'this node has already left')
+    core.leave(this.now())
+    this.pump()
+    const deadline = AbortSignal.timeout(LEAVE_MAX_WAIT_MS)
+    const published = await Promise.race([
+      this.chain.then(async () => await Promise.all(this.lastPublishes)),
+      new Promise<number[]>(resolve => { deadline.addEventListener('abort', () => { resolve([]) }, { once: true }) })
+    ])
+    // Direct peers have it once publish returns; give the mesh a moment to forward.
+    await sleep(LEAVE_SPREAD_MS)
+    const spreadTo = Math.max(0, ...published)
+    this.log?.info('left the cluster', { incarnation: core.incarnation(), spreadTo })
+    const onLeft = this.opts.onLeft ?? (() => { process.kill(process.pid, 'SIGTERM') })
+    setTimeout(onLeft, 100).unref()
+    return { incarnation: core.incarnation(), spreadTo }
+  }
+
+  /** Joins through each address in parallel; resolves with the seeds whose push-pull completed. */
+  async join (addrs: string[], opts: { retries?: number, signal?: AbortSignal } = {}): Promise<{ joined: string[], errors: Array<{ addr: string, code: string, message: string }> }> {
+    this.started()
+    const results = await Promise.all(addrs.map(async addr => {
+      try {
+        return { addr, id: await this.joinOne(addr, opts) }
+      } catch (err) {
+        const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'join-failed'
+        return { addr, code, message: (err as Error).message }
+      }
+    }))
+    const joined: string[] = []
+    const errors: Array<{ addr: string, code: string, message: string }> = []
+    for (const r of results) {
+      if ('id' in r && r.id !== undefined) joined.push(r.id)
+      else if ('code' in r) errors.push({ addr: r.addr, code: r.code, message: r.message })
+    }
+    return { joined, errors }
+  }
+
+  subscribe (listener: (e: MonitorEvent) => void): () => void {
+    this.eventListeners.add(listener)
+    return () => { this.eventListeners.delete(listener) }
+  }
+
+  details (): Record<string, unknown> {
+    const core = this.core
+    const t = this.transport?.stats
+    return {
+      awareness: core?.awarenessScore(),
+      left: core?.hasLeft(),
+      connections: this.node?.getConnections().length,
+      rejected: t === undefined ? undefined : { gossip: this.transport?.gossipRejected() ?? 0, probe: t.rejected.probe, sync: t.rejected.sync },
+      rejectReasons: t?.rejectReasons,
+      sent: t?.sent,
+      received: t?.received,
+      sendFailures: t?.sendFailures,
+      bytesIn: t?.bytesIn,
+      bytesOut: t?.bytesOut,
+      persistFailures: this.persistFailures,
+      sampler: this.sampler?.stats
+    }
+  }
+
+  // ------------------------------------------------------------ the loop
+
+  private started (): Membership {
+    if (this.core === undefined) throw new MembershipServiceError('not-started', 'membership has not started')
+    return this.core
+  }
+
+  private selfAddrs (): string[] {
+    const node = this.node as RingleaderNode
+    const all = node.getMultiaddrs().map(a => a.toString()).filter(a => a.length <= 192)
+    // Routable addresses first: a peer on another host cannot use our loopback one.
+    const loopback = (a: string): boolean => a.startsWith('/ip4/127.') || a.startsWith('/ip6/::1/')
+    return [...all.filter(a => !loopback(a)), ...all.filter(loopback)].slice(0, 8)
+  }
+
+  private aliveOthers (): MemberEntry[] {
+    const core = this.core
+    if (core === undefined) return []
+    return core.members().filter(e => e.id !== core.id && e.status === 'alive')
+  }
+
+  private replaceMeta (meta: NodeMeta, bytes: Uint8Array): void {
+    const core = this.started()
+    const current = core.get(core.id)?.meta
+    this.meta = meta
+    if (current !== undefined && Buffer.compare(Buffer.from(current), Buffer.from(bytes)) === 0) return
+    core.updateMeta(bytes, this.now())
+    this.pump()
+  }
+
+  private onMessage (from: string, msg: MembershipMessage, _channel: MembershipChannel): void {
+    const core = this.core
+    if (core === undefined) return
+    core.receive(from, msg, this.now())
+    if (msg.type === 'push-pull' && msg.reply) this.settleJoin(from, undefined)
+    this.pump()
+  }
+
+  /** Drains the core: persist first, then send and publish, then events; then re-arms the timer. */
+  private pump (): void {
+    const core = this.core
+    if (core === undefined) return
+    const r = core.ready()
+    if (r.persist !== undefined || r.send.length > 0 || r.publish.length > 0 || r.events.length > 0) {
+      this.chain = this.chain.then(async () => {
+        if (r.persist !== undefined) {
+          try {
+            await this.store?.save(r.persist.incarnation)
+          } catch (err) {
+            // Sending an incarnation we could not persist risks going backwards after a
+            // crash; drop this batch's messages (anti-entropy repeats them) but keep the view.
+            this.persistFailures++
+            this.log?.error('cannot persist the membership incarnation; not sending', { err })
+            this.handleEvents(r.events)
+            return
+          }
+        }
+        if (r.publish.length > 0) this.lastPublishes = r.publish.map(g => (this.transport as MembershipTransport).publish(g))
+        for (const o of r.send) void this.sendOne(o)
+        this.handleEvents(r.events)
+      })
+    }
+    this.arm()
+  }
+
+  private async sendOne (o: Outgoing): Promise<void> {
+    const ok = await (this.transport as MembershipTransport).send(o)
+    if (!ok && o.msg.type === 'push-pull' && o.msg.join) {
+      this.settleJoin(o.to, new MembershipServiceError('join-failed', `push-pull with seed ${o.to} failed`))
+    }
+  }
+
+  private arm (): void {
+    const core = this.core
+    if (core === undefined || this.stopController.signal.aborted) return
+    const at = core.nextDeadline()
+    if (at === this.timerAt && this.timer !== undefined) return
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    this.timerAt = at
+    if (at === Infinity) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.timerAt = Infinity
+      core.tick(this.now())
+      this.pump()
+    }, Math.max(0, at - this.now()))
+    this.timer.unref()
+  }
+
+  private handleEvents (events: MemberEvent[]): void {
+    if (events.length === 0) return
+    for (const e of events) {
+      if (e.kind === 'reap') this.since.delete(e.member.id)
+      else if (e.kind !== 'update') this.since.set(e.member.id, e.at)
+      else if (!this.since.has(e.member.id)) this.since.set(e.member.id, e.at)
+      const out: MonitorEvent = {
+        kind: e.kind,
+        id: e.member.id,
+        status: e.member.status,
+        incarnation: e.member.incarnation,
+        ...(e.previous !== undefined ? { previous: e.previous } : {}),
+        at: new Date(e.at).toISOString()
+      }
+      if (e.kind !== 'update') this.log?.info(`member ${e.kind}`, { member: e.member.id, incarnation: e.member.incarnation })
+      for (const l of this.eventListeners) { try { l(out) } catch { /* a broken listener must not stop the loop */ } }
+    }
+    for (const cb of this.changeListeners) { try { cb() } catch (err) { this.log?.warn('membership change listener failed', { err }) } }
+  }
+
+  // ------------------------------------------------------------ joining
+
+  private settleJoin (seed: string, err: Error | undefined): void {
+    const set = this.joinWaiters.get(seed)
+    if (set === undefined) return
+    this.joinWaiters.delete(seed)
+    for (const w of set) { if (err === undefined) w.resolve(); else w.reject(err) }
+  }
+
+  private async joinOne (addr: string, opts: { retries?: number, signal?: AbortSignal }): Promise<string> {
+    const core = this.started()
+    if (core.hasLeft()) throw new MembershipServiceError('left', 'this node has left the cluster; restart it to join again')
+    const target = parseJoinAddress(addr)
+    const selfId = core.id
+    if (target.peerId === selfId) throw new MembershipServiceError('self', `${addr} is this node`)
+    const signal = opts.signal !== undefined ? AbortSignal.any([opts.signal, this.stopController.signal]) : this.stopController.signal
+    const conn: Connection = await dialSeed(this.node as RingleaderNode, target, { retries: opts.retries ?? 2, backoffMs: 200, dialTimeoutMs: 3000, signal, random: this.random })
+    const seedId = conn.remotePeer.toString()
+    if (seedId === selfId) throw new MembershipServiceError('self', `${addr} is this node`)
+    const text = target.multiaddr.toString()
+    const seedAddr = target.peerId !== undefined ? text : `${text}/p2p/${seedId}`
+    const replied = new Promise<void>((resolve, reject) => {
+      let set = this.joinWaiters.get(seedId)
+      if (set === undefined) { set = new Set(); this.joinWaiters.set(seedId, set) }
+      const waiter = { resolve: () => { clearTimeout(timer); resolve() }, reject: (err: Error) => { clearTimeout(timer); reject(err) } }
+      const timer = setTimeout(() => {
+        set?.delete(waiter)
+        reject(new MembershipServiceError('join-failed', `seed ${seedId} did not answer the push-pull within ${JOIN_REPLY_TIMEOUT_MS} ms`))
+      }, JOIN_REPLY_TIMEOUT_MS)
+      set.add(waiter)
+    })
+    core.join(seedId, this.now(), [seedAddr])
+    this.pump()
+    await replied
+    return seedId
+  }
+
+  /** `--join`: round-robin over the seeds with backoff until one push-pull completes or the agent stops. */
+  private async joinUntilOneAnswers (seeds: string[]): Promise<void> {
+    const signal = this.stopController.signal
+    for (let round = 1; !signal.aborted; round++) {
+      for (const seed of seeds) {
+        if (signal.aborted) return
+        try {
+          const id = await this.joinOne(seed, { retries: 0, signal })
+          this.log?.info('joined the cluster', { seed, seedId: id })
+          return
+        } catch (err) {
+          if (signal.aborted) return
+          if (err instanceof MembershipError || err instanceof JoinAddressError || (err instanceof MembershipServiceError && err.code !== 'join-failed')) {
+            this.log?.error('cannot join', { seed, err: (err as Error).message })
+            return
+          }
+          this.log?.warn('join attempt failed', { seed, round, err: (err as Error).message })
+        }
+      }
+      const delay = backoffDelay(round, { backoffMs: 500, maxBackoffMs: 30_000, random: this.random })
+      try { await sleep(delay, signal) } catch { return }
+    }
+  }
+}
+
+async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
+    const onAbort = (): void => { clearTimeout(timer); reject(signal?.reason) }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}

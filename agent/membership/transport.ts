@@ -1,0 +1,196 @@
+// Membership's network: the gossip topic ringleader/members/1 (StrictSign, every
+// message decoded and checked in the topic validator), and two stream protocols,
+// /ringleader/probe/1.0.0 (ping, ack, nack, ping-req, direct updates) and
+// /ringleader/sync/1.0.0 (push-pull).
+//
+// Every direct message is its own request; the response is an empty receipt.
+// Replies (ack/nack, the push-pull reply) travel as requests of their own back to
+// the asker, so no handler ever holds a stream open while the core waits on a
+// timer, and a SIGSTOPped peer ties up nothing but one bounded send.
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { PeerId } from '@libp2p/interface'
+import type { GossipMessage, MembershipMessage, Outgoing } from '../../protocol/membership/index.js'
+import {
+  channelOf, decodeMembershipMessage, encodeMembershipMessage, MAX_GOSSIP_BYTES, MAX_PROBE_BYTES, MAX_SYNC_BYTES,
+  WireError, type MembershipChannel
+} from '../../protocol/wire/index.js'
+import { decodeNodeMeta, MetaError } from '../../protocol/node-meta.js'
+import { openGossipTopic, type GossipTopic } from '../net/gossip-topic.js'
+import { HandlerError } from '../net/errors.js'
+import { serveRequestResponse, sendRequest, type RequestResponseServer } from '../net/request-response.js'
+import type { RingleaderNode } from '../net/create-node.js'
+
+export const MEMBERS_TOPIC = 'ringleader/members/1'
+export const PROBE_PROTOCOL = '/ringleader/probe/1.0.0'
+export const SYNC_PROTOCOL = '/ringleader/sync/1.0.0'
+
+const EMPTY = new Uint8Array(0)
+
+export interface TransportOptions {
+  node: RingleaderNode
+  /** Every accepted message, gossip or direct; `from` is the authenticated sender (signer for gossip). */
+  deliver: (from: string, msg: MembershipMessage, channel: MembershipChannel) => void
+  /** Deadline for one probe-channel send, dial included (default 1000 ms). */
+  probeTimeoutMs?: number
+  /** Deadline for one push-pull send (default 5000 ms). */
+  syncTimeoutMs?: number
+  onSendFailed?: (to: string, channel: MembershipChannel, err: unknown) => void
+}
+
+export interface TransportStats {
+  sent: Record<MembershipChannel, number>
+  received: Record<MembershipChannel, number>
+  sendFailures: Record<MembershipChannel, number>
+  /** Application bytes, both directions, all channels (gossip counted once per publish/receipt). */
+  bytesOut: number
+  bytesIn: number
+  /** Messages refused as malformed, oversized, unsigned or of an unknown version/type. */
+  rejected: Record<MembershipChannel, number>
+  /** Rejections by reason (wire error code, `bad-meta`, `unsigned`, `oversize`). */
+  rejectReasons: Record<string, number>
+}
+
+export interface MembershipTransport {
+  readonly stats: TransportStats
+  /** Publishes once on the topic; resolves to the peers it went to directly (-1 on failure). Never throws. */
+  publish: (msg: GossipMessage) => Promise<number>
+  /** Sends one direct message (routed by channelOf); resolves true on receipt. Never throws. */
+  send: (out: Outgoing) => Promise<boolean>
+  /** Rejections of the topic (gossipsub-level ones included). */
+  gossipRejected: () => number
+  stop: () => Promise<void>
+}
+
+/** Decodes a message from `channel` and checks the NodeMeta an alive or push-pull carries. */
+export function decodeChecked (bytes: Uint8Array, channel: MembershipChannel): MembershipMessage {
+  const msg = decodeMembershipMessage(bytes, channel)
+  try {
+    if (msg.type === 'alive') decodeNodeMeta(msg.meta)
+    if (msg.type === 'push-pull') for (const e of msg.entries) if (e.status === 'alive' || e.meta.length > 0) decodeNodeMeta(e.meta)
+  } catch (err) {
+    if (err instanceof MetaError) throw new WireError('invalid-message', `bad node meta: ${err.message}`, 'meta')
+    throw err
+  }
+  return msg
+}
+
+export async function startTransport (opts: TransportOptions): Promise<MembershipTransport> {
+  const { node } = opts
+  const zero = (): Record<MembershipChannel, number> => ({ gossip: 0, probe: 0, sync: 0 })
+  const stats: TransportStats = { sent: zero(), received: zero(), sendFailures: zero(), bytesOut: 0, bytesIn: 0, rejected: zero(), rejectReasons: {} }
+  const reject = (channel: MembershipChannel, reason: string): void => {
+    stats.rejected[channel]++
+    stats.rejectReasons[reason] = (stats.rejectReasons[reason] ?? 0) + 1
+  }
+  const knownAddrs = new Map<string, string>()
+  const peerIds = new Map<string, PeerId>()
+  const peerIdOf = (id: string): PeerId => {
+    let p = peerIds.get(id)
+    if (p === undefined) { p = peerIdFromString(id); peerIds.set(id, p) }
+    return p
+  }
+
+  const topic: GossipTopic = openGossipTopic(node.services.pubsub, MEMBERS_TOPIC, {
+    maxMessageBytes: MAX_GOSSIP_BYTES,
+    validate: (bytes) => {
+      try {
+        decodeChecked(bytes, 'gossip')
+        return 'accept'
+      } catch (err) {
+        reject('gossip', err instanceof WireError ? err.code : 'invalid')
+        return 'reject'
+      }
+    }
+  })
+  topic.onMessage((bytes, from) => {
+    stats.received.gossip++
+    stats.bytesIn += bytes.byteLength
+    // Validated already; decoding twice is cheaper than caching across gossipsub's callbacks.
+    opts.deliver(from.toString(), decodeChecked(bytes, 'gossip'), 'gossip')
+  })
+
+  const serve = async (protocol: string, channel: 'probe' | 'sync', maxBytes: number): Promise<RequestResponseServer> =>
+    await serveRequestResponse(node, protocol, async (bytes, from) => {
+      stats.bytesIn += bytes.byteLength
+      let msg: MembershipMessage
+      try {
+        msg = decodeChecked(bytes, channel)
+      } catch (err) {
+        const code = err instanceof WireError ? err.code : 'invalid'
+        reject(channel, code)
+        throw new HandlerError(code === 'too-large' ? 'too-large' : 'bad-message', err instanceof Error ? err.message : String(err))
+      }
+      stats.received[channel]++
+      opts.deliver(from.toString(), msg, channel)
+      return EMPTY
+    }, {
+      maxRequestBytes: maxBytes,
+      maxResponseBytes: 1024,
+      timeoutMs: channel === 'sync' ? 10_000 : 2_000,
+      maxInboundStreams: channel === 'sync' ? 32 : 128,
+      maxConcurrent: channel === 'sync' ? 64 : 256
+    })
+  const probeServer = await serve(PROBE_PROTOCOL, 'probe', MAX_PROBE_BYTES)
+  const syncServer = await serve(SYNC_PROTOCOL, 'sync', MAX_SYNC_BYTES)
+
+  // Keep the peer store informed of members' addresses, so a dial by PeerId works
+  // for a member we have never been connected to.
+  const learnAddrs = async (id: string, addrs: readonly string[]): Promise<void> => {
+    if (addrs.length === 0) return
+    const key = addrs.join(' ')
+    if (knownAddrs.get(id) === key) return
+    const parsed: Multiaddr[] = []
+    for (const a of addrs) { try { parsed.push(multiaddr(a)) } catch { /* skip an unparsable address */ } }
+    if (parsed.length === 0) return
+    await node.peerStore.merge(peerIdOf(id), { multiaddrs: parsed })
+    knownAddrs.set(id, key)
+  }
+
+  const probeTimeoutMs = opts.probeTimeoutMs ?? 1000
+  const syncTimeoutMs = opts.syncTimeoutMs ?? 5000
+  let stopped = false
+
+  return {
+    stats,
+    publish: async (msg) => {
+      if (stopped) return -1
+      const bytes = encodeMembershipMessage(msg)
+      stats.sent.gossip++
+      stats.bytesOut += bytes.byteLength
+      try {
+        return await topic.publish(bytes)
+      } catch {
+        stats.sendFailures.gossip++
+        return -1
+      }
+    },
+    send: async (out) => {
+      if (stopped) return false
+      const channel = channelOf(out.msg)
+      const bytes = encodeMembershipMessage(out.msg)
+      stats.sent[channel]++
+      stats.bytesOut += bytes.byteLength
+      try {
+        await learnAddrs(out.to, out.addrs)
+        await sendRequest(node, peerIdOf(out.to), channel === 'sync' ? SYNC_PROTOCOL : PROBE_PROTOCOL, bytes, {
+          maxRequestBytes: channel === 'sync' ? MAX_SYNC_BYTES : MAX_PROBE_BYTES,
+          maxResponseBytes: 1024,
+          timeoutMs: channel === 'sync' ? syncTimeoutMs : probeTimeoutMs
+        })
+        return true
+      } catch (err) {
+        stats.sendFailures[channel]++
+        try { opts.onSendFailed?.(out.to, channel, err) } catch { /* a hint sink must not break sending */ }
+        return false
+      }
+    },
+    gossipRejected: () => topic.stats.rejected,
+    stop: async () => {
+      stopped = true
+      topic.close()
+      await probeServer.stop().catch(() => {})
+      await syncServer.stop().catch(() => {})
+    }
+  }
+}
