@@ -17,7 +17,9 @@ import type { ByteRateLimiter } from './rate-limit.js'
 
 export const BLOB_PROTOCOL = '/ringleader/blob/1.0.0'
 export const DEFAULT_MAX_RANGE_BYTES = 4 * 1024 * 1024
-const FRAME_BYTES = 64 * 1024
+// One chunk frame = varint(3) + data must fit one yamux frame inside one noise
+// message (65535 − 16 tag − 12 yamux header); 64 KiB would split every frame in two.
+const FRAME_BYTES = 65_496
 const SOURCE_READ_BYTES = 256 * 1024
 const MAX_REQUEST_BYTES = 512
 const MAX_HEADER_BYTES = 256
@@ -29,7 +31,13 @@ export interface BlobSource {
   readRange: (cid: string, offset: number, length: number) => Promise<Uint8Array>
 }
 
-export interface BlobRangeRequest { cid: string, offset: number, length: number }
+export interface BlobRangeRequest {
+  cid: string
+  offset: number
+  length: number
+  /** false: the fetcher will ask us for nothing more, so its upload slot may go at once. */
+  more?: boolean
+}
 
 const CID_PATTERN = /^[a-zA-Z0-9]{8,128}$/
 
@@ -38,7 +46,7 @@ function isUint (v: unknown): v is number {
 }
 
 export function encodeRangeRequest (req: BlobRangeRequest): Uint8Array {
-  return cborEncode({ cid: req.cid, offset: req.offset, length: req.length })
+  return cborEncode(req.more === undefined ? { cid: req.cid, offset: req.offset, length: req.length } : { cid: req.cid, offset: req.offset, length: req.length, more: req.more })
 }
 
 /** Validates a decoded request; returns undefined for anything malformed. */
@@ -46,9 +54,10 @@ export function parseRangeRequest (bytes: Uint8Array): BlobRangeRequest | undefi
   let value: unknown
   try { value = cborDecode(bytes) } catch { return undefined }
   if (typeof value !== 'object' || value === null) return undefined
-  const { cid, offset, length } = value as Record<string, unknown>
+  const { cid, offset, length, more } = value as Record<string, unknown>
   if (typeof cid !== 'string' || !CID_PATTERN.test(cid) || !isUint(offset) || !isUint(length)) return undefined
-  return { cid, offset, length }
+  if (more !== undefined && typeof more !== 'boolean') return undefined
+  return more === undefined ? { cid, offset, length } : { cid, offset, length, more }
 }
 
 export interface BlobServerOptions {
@@ -145,14 +154,14 @@ export async function serveBlobs (node: StreamNode, source: BlobSource, opts: Bl
     })
   }
   const endSession = (peer: string): void => { slots.delete(peer); grantWaiting() }
-  const releaseSlot = (peer: string, sent: number, size: number): void => {
+  const releaseSlot = (peer: string, sent: number, size: number, more: boolean): void => {
     const session = slots.get(peer)
     if (session === undefined) return
     session.active--
     session.sent += sent
     session.size = size
     if (session.active > 0) return
-    if (session.sent >= session.size) { endSession(peer); return }
+    if (session.sent >= session.size || !more) { endSession(peer); return }
     // Keep the slot for the peer's next chunk request: handing it on after every
     // chunk would make all fetchers progress evenly and none finish (and start
     // serving) early.
@@ -198,7 +207,7 @@ export async function serveBlobs (node: StreamNode, source: BlobSource, opts: Bl
       stats.bytesServed += sent
     } finally {
       active--
-      releaseSlot(peer, sent, size)
+      releaseSlot(peer, sent, size, req.more !== false)
     }
   }
 
@@ -221,6 +230,8 @@ export interface FetchRangeOptions {
   timeoutMs?: number
   /** If given, a header announcing another blob size is an error. */
   expectedSize?: number
+  /** Tell the server whether more requests will follow (frees our upload slot early). */
+  more?: boolean
 }
 
 /**
@@ -234,7 +245,7 @@ export async function fetchRange (node: StreamNode, peer: PeerId | Multiaddr, ci
   const stream = await openStream(node, peer, BLOB_PROTOCOL, signals)
   try {
     const lp = lpStream(stream, { maxDataLength: Math.max(FRAME_BYTES, MAX_HEADER_BYTES) })
-    await lp.write(encodeRangeRequest({ cid, offset, length }), { signal: signals.signal })
+    await lp.write(encodeRangeRequest(opts.more === undefined ? { cid, offset, length } : { cid, offset, length, more: opts.more }), { signal: signals.signal })
     await stream.close({ signal: signals.signal })
     const header = parseHeader(await lp.read({ signal: signals.signal }), context)
     if (header.length !== length) throw new ProtocolError('bad-length', `${context}: peer announced ${header.length} bytes`)

@@ -38,7 +38,7 @@ export interface PartialBlobTarget {
 /** A holder with an explicit dial target (useful when the peer store lacks its address). */
 export interface BlobHolder { id: string, dial: PeerId | Multiaddr }
 
-export type RangeFetcher = (node: StreamNode, peer: PeerId | Multiaddr, cid: string, offset: number, length: number, signal: AbortSignal | undefined, opts: { timeoutMs: number, expectedSize: number }) => Promise<Uint8Array>
+export type RangeFetcher = (node: StreamNode, peer: PeerId | Multiaddr, cid: string, offset: number, length: number, signal: AbortSignal | undefined, opts: { timeoutMs: number, expectedSize: number, more: boolean }) => Promise<Uint8Array>
 
 export interface SwarmFetchOptions {
   node: StreamNode
@@ -253,7 +253,9 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
         const offset = chunk * chunkBytes
         const length = Math.min(chunkBytes, opts.size - offset)
         try {
-          const bytes = await fetchRange(opts.node, holder.dial, opts.cid, offset, length, opts.signal, { timeoutMs: chunkTimeoutMs, expectedSize: opts.size })
+          // Whether we may ask this holder again: lets it hand our upload slot on at once.
+          const more = state.some(st => st === 'pending')
+          const bytes = await fetchRange(opts.node, holder.dial, opts.cid, offset, length, opts.signal, { timeoutMs: chunkTimeoutMs, expectedSize: opts.size, more })
           failures.delete(holder.id)
           lastServer = holder.id
           busyStreak.delete(holder.id)
