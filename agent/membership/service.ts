@@ -87,6 +87,7 @@ export class MembershipService implements Component, MembershipPort {
   private readonly joinWaiters = new Map<string, Set<{ resolve: () => void, reject: (err: Error) => void }>>()
   private readonly stopController = new AbortController()
   private persistFailures = 0
+  private samplerSoon = false
   private readonly now: () => number
   private readonly random: () => number
 
@@ -368,6 +369,12 @@ export class MembershipService implements Component, MembershipPort {
 
   private handleEvents (events: MemberEvent[]): void {
     if (events.length === 0) return
+    // A new member: connect to it now rather than at the next sampling round, so the
+    // first probes and gossip do not pay for the dial (a cold dial can outlast probeTimeout).
+    if (events.some(e => e.kind === 'join') && !this.samplerSoon) {
+      this.samplerSoon = true
+      setImmediate(() => { this.samplerSoon = false; this.sampler?.tick() })
+    }
     for (const e of events) {
       if (e.kind === 'reap') this.since.delete(e.member.id)
       else if (e.kind !== 'update') this.since.set(e.member.id, e.at)
