@@ -1,6 +1,6 @@
 // Swift's quality figures for a built ring: balance (how far devices are from their
 // weight share) and dispersion (how many replicas sit above their tier's max).
-import { LEVELS, LEVEL_DEVICE, LEVEL_REGION, type TierTree, buildTierTree } from './placement-tree.js'
+import { LEVELS, LEVEL_DEVICE, LEVEL_REGION, ROOT, type TierTree, buildTierTree } from './placement-tree.js'
 import { planShares } from './placement-plan.js'
 import type { RingData, RingDevice } from './types.js'
 
@@ -29,8 +29,10 @@ export interface RingStats {
   replicas: number
   /** Max over devices of |balance|. */
   balance: number
-  /** Swift's dispersion percentage (see dispersionPercent). */
+  /** Swift's dispersion percentage: replicas above Swift's weight-blind tier maximum (swiftMaxReplicas). */
   dispersion: number
+  /** The same count against this builder's weight-aware plan: 0 means the builder met its plan. */
+  plannedDispersion: number
   devices: DeviceStats[]
 }
 
@@ -83,6 +85,30 @@ export function maxAbsBalance (devices: DeviceStats[]): number {
 }
 
 /**
+ * Swift's per-tier maximum, which ignores weights: the root holds `replicas`, each
+ * child that has weighted devices may hold ceil(parent's max / such children), a
+ * device at most one, and a tier with only weight-0 devices none. Reporting against
+ * this, not against our weight-aware plan, keeps `dispersion` comparable with Swift's.
+ */
+export function swiftMaxReplicas (tree: TierTree, replicas: number): Int32Array {
+  const real = new Float64Array(tree.nodeCount)
+  real[ROOT] = replicas
+  // Nodes are numbered level by level, so a parent is always settled before its children.
+  for (let node = 0; node < tree.nodeCount; node++) {
+    const first = tree.firstChild[node]
+    const count = tree.childCount[node]
+    let weighted = 0
+    for (let c = first; c < first + count; c++) if (tree.cap[c] > 0) weighted++
+    for (let c = first; c < first + count; c++) {
+      if (tree.cap[c] === 0) continue
+      const share = Math.ceil(real[node] / weighted - 1e-9)
+      real[c] = tree.level[c] === LEVEL_DEVICE ? Math.min(1, share) : share
+    }
+  }
+  return Int32Array.from(real)
+}
+
+/**
  * 100 × Σ over partitions of the replicas above a tier node's max, taken at the
  * partition's worst tier level, ÷ (parts × replicas). A device's max is one replica.
  */
@@ -109,7 +135,7 @@ export function dispersionPercent (tree: TierTree, max: Int32Array, rows: Readon
           n++
         }
         if (seenBefore) continue
-        const limit = level === LEVEL_DEVICE ? 1 : max[node]
+        const limit = level === LEVEL_DEVICE ? Math.min(1, max[node]) : max[node]
         if (n > limit) over += n - limit
       }
       if (over > worst) worst = over
@@ -128,5 +154,12 @@ export function ringStats (ring: RingData, options: { overload?: number } = {}):
   const total = ring.rows.reduce((n, row) => n + row.length, 0)
   const planned = plannedPerDevice(tree, plan.share, total, ring.devs.length)
   const devices = deviceStats(ring.devs, assignedPerDevice(ring.rows, ring.devs.length), parts, replicas, planned)
-  return { parts, replicas, balance: maxAbsBalance(devices), dispersion: dispersionPercent(tree, plan.max, ring.rows, parts, replicas), devices }
+  return {
+    parts,
+    replicas,
+    balance: maxAbsBalance(devices),
+    dispersion: dispersionPercent(tree, swiftMaxReplicas(tree, replicas), ring.rows, parts, replicas),
+    plannedDispersion: dispersionPercent(tree, plan.max, ring.rows, parts, replicas),
+    devices
+  }
 }

@@ -15,7 +15,7 @@ import { RingBuildError } from './errors.js'
 import { Prng } from './builder-prng.js'
 import { resolveDeviceIds } from './builder-devices.js'
 import { validateDeviceSpecs, validateParams } from './builder-validate.js'
-import { assignedPerDevice, deviceStats, dispersionPercent, maxAbsBalance, plannedPerDevice } from './builder-stats.js'
+import { assignedPerDevice, deviceStats, dispersionPercent, maxAbsBalance, plannedPerDevice, swiftMaxReplicas } from './builder-stats.js'
 import { LEVELS, LEVEL_DEVICE, ROOT, buildTierTree } from './placement-tree.js'
 import { apportionTargets, planShares } from './placement-plan.js'
 import { NO_DEVICE, Placer } from './placement-assign.js'
@@ -158,7 +158,8 @@ export function rebalance (input: RebalanceInput, clock?: () => number): Rebalan
     moved,
     minimum,
     balance: maxAbsBalance(devices),
-    dispersion: dispersionPercent(tree, plan.max, rows, parts, replicas),
+    dispersion: dispersionPercent(tree, swiftMaxReplicas(tree, replicas), rows, parts, replicas),
+    plannedDispersion: dispersionPercent(tree, plan.max, rows, parts, replicas),
     ms: clock !== undefined ? clock() - started : 0
   }
   return { ring, state, report }

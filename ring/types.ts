@@ -63,8 +63,10 @@ export interface RebalanceReport {
   minimum: number
   /** max over devices of |100 × assigned / wanted − 100| (Swift's definition). */
   balance: number
-  /** Swift's dispersion percentage. */
+  /** Swift's dispersion percentage, against its weight-blind tier maxima. */
   dispersion: number
+  /** The same count against the builder's weight-aware plan (0: the plan was met; differs from `dispersion` only with uneven weights). */
+  plannedDispersion: number
   ms: number
 }
 

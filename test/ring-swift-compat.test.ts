@@ -167,18 +167,25 @@ if (swift != null) {
   test('ring show reports the balance and dispersion Swift\'s builder reported', async () => {
     const spread = Array.from({ length: 16 }, (_, i) => ({ region: 1 + (i % 2), zone: 1 + (i % 4), ip: `10.0.${i % 4}.${i % 8}`, port: 6200, device: `sd${i}`, weight: 100 + (i % 3) * 50, meta: '' }))
     const skewed = Array.from({ length: 7 }, (_, i) => ({ region: 1, zone: 1 + (i % 2), ip: `10.0.${i % 2}.${i}`, port: 6200, device: `sd${i}`, weight: i === 0 ? 1000 : 100, meta: '' }))
-    const cases = [[spread, 3], [spread, 2.5], [skewed, 3]] as const
+    // Zone weights 1000/100/100: Swift's weight-blind tier maximum (one replica per
+    // zone) and a weight-proportional layout disagree, so dispersion is not 0.
+    const heavyZone = Array.from({ length: 9 }, (_, i) => ({ region: 1, zone: 1 + Math.floor(i / 3), ip: `10.1.${Math.floor(i / 3)}.${i}`, port: 6200, device: `sd${i}`, weight: i < 3 ? 1000 : 100, meta: '' }))
+    const cases = [[spread, 3], [spread, 2.5], [skewed, 3], [heavyZone, 3], [heavyZone, 2.5]] as const
     const paths = cases.map((_, i) => join(dir, `stats${i}.ring.gz`))
-    const reports = s.batch(cases.map(([devices, replicas], i) => ({ op: 'build', path: paths[i], devices, part_power: 10, replicas, min_part_hours: 1, seed: 7 }))) as Array<{ balance: number, dispersion: number }>
+    const reports = s.batch(cases.map(([devices, replicas], i) => ({ op: 'build', path: paths[i], devices, part_power: 10, replicas, min_part_hours: 1, seed: 7 }))) as Array<{ balance: number, dispersion: number, dispersion_all_parts: number }>
     for (let i = 0; i < cases.length; i++) {
       let out = ''
       const code = await runRingCommand(['show', paths[i], '--json'], { stdout: t => { out += t }, stderr: t => { out += t } })
       assert.is(code, 0, out)
       const shown = JSON.parse(out) as { balance: number, dispersion: number }
       assert.ok(Math.abs(shown.balance - reports[i].balance) < 1e-9, `case ${i}: balance ${shown.balance} vs Swift ${reports[i].balance}`)
-      assert.is(shown.dispersion, reports[i].dispersion, `case ${i}: dispersion`)
+      // Whole-replica rings: Swift's own figure. Fractional ones: Swift's definition over
+      // every partition (its own walk skips those beyond the short last row).
+      assert.ok(Math.abs(shown.dispersion - reports[i].dispersion_all_parts) < 1e-9, `case ${i}: dispersion ${shown.dispersion} vs Swift's definition ${reports[i].dispersion_all_parts}`)
+      if (Number.isInteger(cases[i][1])) assert.is(shown.dispersion, reports[i].dispersion, `case ${i}: dispersion as Swift reports it`)
     }
     assert.is(reports[2].balance, 78.125, 'the skewed case really is unbalanced')
+    assert.ok(reports[3].dispersion > 0 && reports[4].dispersion > 0, 'the heavy-zone cases really are dispersed unevenly')
   })
 
   test('pyFloatRepr prints weights exactly as Python json.dumps does', () => {
