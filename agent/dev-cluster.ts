@@ -1,7 +1,7 @@
 // agent dev: a local cluster for newcomers. N agents run as separate processes
 // on 127.0.0.1 (OS-chosen ports), each with its own data dir under one temp
-// folder; node 0 starts first and the others get --join to it (the join takes
-// effect once membership lands). Ctrl-C or SIGTERM stops them all.
+// folder; node 0 starts first and the others get --join to it, so they form one
+// cluster. Ctrl-C or SIGTERM stops them all.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, mkdir, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -27,6 +27,7 @@ interface DevNode { index: number, dataDir: string, child: ChildProcess, exited:
 
 const READY_TIMEOUT_MS = 20_000
 const STOP_TIMEOUT_MS = 8_000
+const CLUSTER_TIMEOUT_MS = 15_000
 
 async function waitForStatus (node: DevNode, deadline: number): Promise<Record<string, unknown>> {
   const socket = dataDirPaths(node.dataDir).socket
@@ -34,13 +35,30 @@ async function waitForStatus (node: DevNode, deadline: number): Promise<Record<s
   while (Date.now() < deadline) {
     if (node.child.exitCode !== null) throw new Error(`node ${node.index} exited with code ${node.child.exitCode}; see ${join(node.dataDir, 'agent.log')}`)
     try {
-      return await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as Record<string, unknown>
+      const status = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as Record<string, unknown>
+      // The socket answers before the libp2p node is up; its id and addresses come after.
+      if (typeof status.nodeId === 'string') return status
+      lastError = new Error('the node has not started yet')
+      await new Promise(resolve => setTimeout(resolve, 100))
     } catch (err) {
       lastError = err
       await new Promise(resolve => setTimeout(resolve, 100))
     }
   }
   throw new Error(`node ${node.index} did not answer within ${READY_TIMEOUT_MS} ms (${(lastError as Error)?.message ?? ''})`)
+}
+
+/** Polls node 0 until it counts `n` alive members; false when the deadline passes first. */
+async function waitForCluster (node: DevNode, n: number, deadline: number): Promise<boolean> {
+  const socket = dataDirPaths(node.dataDir).socket
+  while (Date.now() < deadline) {
+    try {
+      const status = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as { members?: { alive?: unknown } }
+      if (status.members?.alive === n) return true
+    } catch { /* retried until the deadline */ }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  return false
 }
 
 function signalled (): Promise<void> {
@@ -99,6 +117,13 @@ export async function runDevCluster (opts: DevClusterOptions): Promise<number> {
     io.stdout(formatTable(['node', 'pid', 'address', 'query with'], nodes.map(n => [
       n.index, n.child.pid, n.addr, `agent status --data-dir ${n.dataDir}`
     ])))
+    if (nodes.length > 1) {
+      const formed = await waitForCluster(nodes[0], nodes.length, Date.now() + CLUSTER_TIMEOUT_MS)
+      io.stdout(formed
+        ? `\nNodes 1..${nodes.length - 1} joined node 0: one cluster of ${nodes.length}.`
+        : `\nThe nodes are still joining node 0 (not all ${nodes.length} alive after ${CLUSTER_TIMEOUT_MS / 1000} s).`)
+    }
+    io.stdout(`\nWatch the members with:\n  agent members --data-dir ${nodes[0].dataDir}\n  agent monitor --data-dir ${nodes[0].dataDir}\n`)
     io.stdout(`\n("agent" is: ${self.shown}; logs are in each data dir's agent.log.)\nPress Ctrl-C to stop them all.\n`)
 
     const died = Promise.race(nodes.map(async n => { const code = await n.exited; return { n, code } }))
