@@ -268,6 +268,7 @@ export class MembershipService implements Component, MembershipPort {
       rejected: t === undefined ? undefined : { gossip: this.transport?.gossipRejected() ?? 0, probe: t.rejected.probe, sync: t.rejected.sync },
       rejectReasons: t?.rejectReasons,
       sent: t?.sent,
+      sentByType: t?.sentByType,
       received: t?.received,
       sendFailures: t?.sendFailures,
       bytesIn: t?.bytesIn,

@@ -49,6 +49,8 @@ export interface TransportStats {
   rejected: Record<MembershipChannel, number>
   /** Rejections by reason (wire error code, `bad-meta`, `unsigned`, `oversize`). */
   rejectReasons: Record<string, number>
+  /** Direct and published messages by type (ping, ack, ping-req, push-pull, alive, …). */
+  sentByType: Record<string, number>
 }
 
 export interface MembershipTransport {
@@ -78,7 +80,7 @@ export function decodeChecked (bytes: Uint8Array, channel: MembershipChannel): M
 export async function startTransport (opts: TransportOptions): Promise<MembershipTransport> {
   const { node } = opts
   const zero = (): Record<MembershipChannel, number> => ({ gossip: 0, probe: 0, sync: 0 })
-  const stats: TransportStats = { sent: zero(), received: zero(), sendFailures: zero(), bytesOut: 0, bytesIn: 0, rejected: zero(), rejectReasons: {} }
+  const stats: TransportStats = { sent: zero(), received: zero(), sendFailures: zero(), bytesOut: 0, bytesIn: 0, rejected: zero(), rejectReasons: {}, sentByType: {} }
   const reject = (channel: MembershipChannel, reason: string): void => {
     stats.rejected[channel]++
     stats.rejectReasons[reason] = (stats.rejectReasons[reason] ?? 0) + 1
@@ -157,6 +159,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       if (stopped) return -1
       const bytes = encodeMembershipMessage(msg)
       stats.sent.gossip++
+      stats.sentByType[msg.type] = (stats.sentByType[msg.type] ?? 0) + 1
       stats.bytesOut += bytes.byteLength
       try {
         return await topic.publish(bytes)
@@ -169,6 +172,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       if (stopped) return false
       const channel = channelOf(out.msg)
       const bytes = encodeMembershipMessage(out.msg)
+      stats.sentByType[out.msg.type] = (stats.sentByType[out.msg.type] ?? 0) + 1
       stats.sent[channel]++
       stats.bytesOut += bytes.byteLength
       try {

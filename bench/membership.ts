@@ -1,0 +1,288 @@
+// Membership with real agent processes on loopback, side by side with Serf in the
+// same run: join time, failure detection, idle RSS / CPU / bytes per agent, and
+// false positives while both cores are loaded by busy loops. Prints JSON.
+//
+//   node build/bench/membership.js [--nodes 5,50] [--fp-seconds 60] [--idle-seconds 10] [--no-serf] [--entry dist/agent.mjs]
+//
+// --entry runs another agent script under this node (default build/agent/cli.js),
+// e.g. the esbuild bundle that `npm run package` writes, which needs ~20 MB less.
+// Method (the same for both systems):
+// - N agents start standalone, one after another, and are all up before anything
+//   is measured.
+// - join: every node but the seed is told to join the seed at once (ours through
+//   the socket's `join` command, i.e. `agent join` without spawning 49 CLIs; Serf
+//   through `serf join`), until every node has seen every other one alive. Event
+//   times are taken as the events arrive here (our `monitor` streams, Serf's own
+//   log lines), so both include the same local delivery delay.
+// - idle: after the join settles, CPU (utime+stime from /proc/<pid>/stat), RSS
+//   and bytes written (wchar from /proc/<pid>/io: every socket write, encryption
+//   and muxing included) over --idle-seconds.
+// - detection: kill -9 the last node; until every survivor marks it failed.
+// - false positives: 2 busy-loop processes load both cores for --fp-seconds;
+//   counts fail verdicts (and, for us, suspicions) about live nodes.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { callAgent, streamAgent } from '../agent/socket/client.js'
+import { SerfCluster, serfAvailable, readRssKb, waitFor } from './lib/serf-cluster.js'
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '5,50' },
+    'fp-seconds': { type: 'string', default: '60' },
+    'idle-seconds': { type: 'string', default: '10' },
+    'no-serf': { type: 'boolean', default: false },
+    entry: { type: 'string' }
+  },
+  strict: true
+})
+const sizes = values.nodes.split(',').map(Number)
+const fpMs = Number(values['fp-seconds']) * 1000
+const idleMs = Number(values['idle-seconds']) * 1000
+if (!sizes.every(n => Number.isInteger(n) && n >= 2 && n <= 100) || !(fpMs >= 0) || !(idleMs > 0)) {
+  throw new Error('--nodes: integers 2..100, comma-separated; --fp-seconds >= 0; --idle-seconds > 0')
+}
+const CLI = resolve(values.entry ?? join(dirname(fileURLToPath(import.meta.url)), '../agent/cli.js'))
+const TICKS_PER_SECOND = 100 // Linux USER_HZ
+
+// ---------------------------------------------------------------- /proc helpers
+
+function cpuTicks (pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    return Number(fields[11]) + Number(fields[12]) // utime + stime (fields 14, 15)
+  } catch { return NaN }
+}
+
+function wcharBytes (pid: number): number {
+  try {
+    return Number(/wchar:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN)
+  } catch { return NaN }
+}
+
+interface IdleFigures { cpuPercentMedian: number, cpuPercentMax: number, rssMbMedian: number, rssMbMax: number, writeBytesPerSecMedian: number }
+
+async function measureIdle (pids: number[], ms: number): Promise<IdleFigures> {
+  const cpu0 = pids.map(cpuTicks)
+  const io0 = pids.map(wcharBytes)
+  await sleep(ms)
+  const cpu = pids.map((p, i) => (cpuTicks(p) - cpu0[i]) / TICKS_PER_SECOND / (ms / 1000) * 100)
+  const io = pids.map((p, i) => (wcharBytes(p) - io0[i]) / (ms / 1000))
+  const rss = pids.map(p => readRssKb(p) / 1024)
+  return {
+    cpuPercentMedian: round(median(cpu), 2),
+    cpuPercentMax: round(Math.max(...cpu), 2),
+    rssMbMedian: round(median(rss), 1),
+    rssMbMax: round(Math.max(...rss), 1),
+    writeBytesPerSecMedian: Math.round(median(io))
+  }
+}
+
+function startLoad (): ChildProcess[] {
+  return [0, 1].map(() => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }))
+}
+
+function stopLoad (load: ChildProcess[]): void {
+  for (const p of load) p.kill('SIGKILL')
+}
+
+// ---------------------------------------------------------------- our agents
+
+interface Agent { dataDir: string, socket: string, child: ChildProcess, id: string, addr: string, pid: number }
+interface MonitorEvent { kind: string, id: string, status: string }
+
+class AgentCluster {
+  readonly agents: Agent[] = []
+  /** per agent: member id → status as its events said. */
+  readonly views: Array<Map<string, string>> = []
+  /** per agent: time (performance.now) when it first saw every other agent alive. */
+  readonly allAliveAt: Array<number | undefined> = []
+  readonly failedAt: Array<Map<string, number>> = []
+  readonly suspected: Array<Set<string>> = []
+  private readonly stopMonitors = new AbortController()
+  private base = ''
+
+  async start (n: number): Promise<void> {
+    this.base = await mkdtemp(join(tmpdir(), 'rl-mbench-'))
+    for (let i = 0; i < n; i++) {
+      const dataDir = join(this.base, String(i))
+      const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] })
+      const socket = join(dataDir, 'agent.sock')
+      const deadline = Date.now() + 30_000
+      let status: { nodeId: string | null, listen: string[] } | undefined
+      while (Date.now() < deadline) {
+        try {
+          status = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as { nodeId: string | null, listen: string[] }
+          if (status.nodeId !== null) break
+        } catch { /* not up yet */ }
+        await sleep(20)
+      }
+      if (status?.nodeId == null) throw new Error(`agent ${i} did not start within 30 s`)
+      this.agents.push({ dataDir, socket, child, id: status.nodeId, addr: status.listen[0], pid: child.pid as number })
+    }
+    const ids = this.agents.map(a => a.id)
+    this.agents.forEach((a, i) => {
+      const view = new Map<string, string>([[a.id, 'alive']])
+      this.views.push(view)
+      this.allAliveAt.push(undefined)
+      this.failedAt.push(new Map())
+      this.suspected.push(new Set())
+      void streamAgent(a.socket, 'monitor', {}, (raw) => {
+        const e = raw as MonitorEvent
+        const at = performance.now()
+        view.set(e.id, e.status)
+        if (e.kind === 'fail' && !this.failedAt[i].has(e.id)) this.failedAt[i].set(e.id, at)
+        if (e.kind === 'suspect') this.suspected[i].add(e.id)
+        if (this.allAliveAt[i] === undefined && ids.every(id => view.get(id) === 'alive')) this.allAliveAt[i] = at
+      }, { signal: this.stopMonitors.signal }).catch(() => {})
+    })
+    await sleep(200) // the monitor streams are subscribed
+  }
+
+  async joinAllThroughSeed (timeoutMs = 60_000): Promise<{ allMs: number, medianMs: number }> {
+    const seed = this.agents[0]
+    const t0 = performance.now()
+    const results = await Promise.allSettled(this.agents.slice(1).map(async a =>
+      await callAgent(a.socket, 'join', { addrs: [seed.addr] }, { timeoutMs: 30_000 })))
+    const failed = results.filter(r => r.status === 'rejected')
+    if (failed.length > 0) throw new Error(`${failed.length} joins failed: ${String((failed[0] as PromiseRejectedResult).reason)}`)
+    await waitFor(() => this.allAliveAt.every(t => t !== undefined), timeoutMs, 'every agent to see all alive', 5)
+    const times = this.allAliveAt.slice(1).map(t => (t as number) - t0)
+    return { allMs: Math.max(...times), medianMs: median(times) }
+  }
+
+  async killAndDetect (index: number, timeoutMs = 30_000): Promise<{ allMs: number, firstMs: number }> {
+    const victim = this.agents[index]
+    const t0 = performance.now()
+    victim.child.kill('SIGKILL')
+    const survivors = this.agents.map((_, i) => i).filter(i => i !== index)
+    await waitFor(() => survivors.every(i => this.failedAt[i].has(victim.id)), timeoutMs, 'survivors to mark the victim failed', 5)
+    const times = survivors.map(i => (this.failedAt[i].get(victim.id) as number) - t0)
+    return { allMs: Math.max(...times), firstMs: Math.min(...times) }
+  }
+
+  /** Fail verdicts and suspicions about agents that are still running. */
+  falsePositives (): { fails: number, suspects: number } {
+    const live = new Set(this.agents.filter(a => a.child.exitCode === null && a.child.signalCode === null).map(a => a.id))
+    let fails = 0
+    let suspects = 0
+    this.failedAt.forEach(m => { for (const id of m.keys()) if (live.has(id)) fails++ })
+    this.suspected.forEach(s => { for (const id of s) if (live.has(id)) suspects++ })
+    return { fails, suspects }
+  }
+
+  resetSuspicions (): void { for (const s of this.suspected) s.clear() }
+
+  livePids (): number[] { return this.agents.filter(a => a.child.exitCode === null && a.child.signalCode === null).map(a => a.pid) }
+
+  async appBytes (): Promise<number[]> {
+    return await Promise.all(this.agents.filter(a => a.child.exitCode === null && a.child.signalCode === null).map(async a => {
+      const s = await callAgent(a.socket, 'status') as { membership: { bytesIn: number, bytesOut: number } }
+      return s.membership.bytesOut
+    }))
+  }
+
+  async stop (): Promise<void> {
+    this.stopMonitors.abort()
+    await Promise.all(this.agents.map(async a => {
+      if (a.child.exitCode !== null || a.child.signalCode !== null) return
+      const exited = new Promise<void>(resolve => a.child.once('exit', () => { resolve() }))
+      a.child.kill('SIGKILL')
+      await exited
+    }))
+    if (this.base !== '') await rm(this.base, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------- runs
+
+async function benchOurs (n: number): Promise<Record<string, unknown>> {
+  const c = new AgentCluster()
+  try {
+    await c.start(n)
+    const joinMs = await c.joinAllThroughSeed()
+    await sleep(4000) // past the joiners' follow-up push-pulls (0.25, 1, 3 s)
+    const bytes0 = await c.appBytes()
+    const idle = await measureIdle(c.livePids(), idleMs)
+    const bytes1 = await c.appBytes()
+    const appBytesPerSec = median(bytes1.map((b, i) => (b - bytes0[i]) / (idleMs / 1000)))
+    const suspectsBeforeKill = c.falsePositives().suspects
+    const detect = await c.killAndDetect(n - 1)
+    await sleep(1000)
+    c.resetSuspicions()
+    const fp = await falsePositiveRun(() => c.falsePositives())
+    return {
+      joinAllMs: Math.round(joinMs.allMs),
+      joinMedianMs: Math.round(joinMs.medianMs),
+      detectAllMs: Math.round(detect.allMs),
+      detectFirstMs: Math.round(detect.firstMs),
+      idle: { ...idle, appBytesOutPerSecMedian: Math.round(appBytesPerSec) },
+      suspicionsOfLiveNodesBeforeLoad: suspectsBeforeKill,
+      loaded: fp
+    }
+  } finally { await c.stop() }
+}
+
+async function benchSerf (n: number): Promise<Record<string, unknown>> {
+  const c = new SerfCluster()
+  try {
+    await c.start(n)
+    const joinMs = await c.joinAllThroughSeed()
+    await sleep(4000)
+    const pids = c.nodes.map(x => x.proc.pid as number)
+    const idle = await measureIdle(pids, idleMs)
+    const detect = await c.killAndDetect(n - 1)
+    await sleep(1000)
+    const fp = await falsePositiveRun(() => ({ fails: c.falsePositives() }))
+    return {
+      joinAllMs: Math.round(joinMs),
+      detectAllMs: Math.round(detect.allMs),
+      detectFirstMs: Math.round(detect.firstMs),
+      idle,
+      loaded: fp
+    }
+  } finally { await c.stop() }
+}
+
+async function falsePositiveRun<T> (count: () => T): Promise<{ seconds: number } & T | { seconds: 0 }> {
+  if (fpMs === 0) return { seconds: 0 }
+  const load = startLoad()
+  try {
+    await sleep(fpMs)
+  } finally { stopLoad(load) }
+  await sleep(2000) // verdicts reached during the load still arrive
+  return { seconds: fpMs / 1000, ...count() }
+}
+
+const withSerf = values['no-serf'] !== true && serfAvailable()
+const out: Record<string, unknown> = {
+  bench: 'membership',
+  node: process.version,
+  cores: (await import('node:os')).cpus().length,
+  entry: CLI,
+  fpSeconds: fpMs / 1000,
+  idleSeconds: idleMs / 1000,
+  serf: withSerf ? 'serf 0.8 (Debian)' : 'skipped',
+  results: [] as unknown[]
+}
+for (const n of sizes) {
+  const ours = await benchOurs(n)
+  const serf = withSerf ? await benchSerf(n) : undefined
+  ;(out.results as unknown[]).push({ nodes: n, ringleader: ours, ...(serf !== undefined ? { serf } : {}) })
+  process.stderr.write(`done N=${n}\n`)
+}
+console.log(JSON.stringify(out, null, 2))
+
+// ---------------------------------------------------------------- small helpers
+
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)]
+}
+function round (x: number, digits: number): number { return Number(x.toFixed(digits)) }
+async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
