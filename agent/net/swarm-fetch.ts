@@ -1,8 +1,9 @@
 // Fetches one blob of known CID and size from a changing set of holders, BitTorrent
 // style: the blob is cut into chunks, several chunks are in flight at once, each
-// from the least-loaded holder (random among equals, so no holder — least of all
-// the coordinator — becomes the hub of a star), and a failed chunk is retried
-// from another holder.
+// from the holder that served us last (we hold an upload slot there), else the
+// least-loaded one (random among equals, so no holder — least of all the
+// coordinator — becomes the hub of a star), and a failed or refused chunk is
+// retried from another holder.
 //
 // Integrity and blame. The CID is the hash of the whole blob, so corruption shows
 // only when the sink's commit() verifies it. If the caller supplies per-chunk
@@ -151,7 +152,9 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
       const t = now()
       const out: HolderEntry[] = []
       const seen = new Set<string>()
-      for (const raw of opts.holders()) {
+      let listed: Array<PeerId | BlobHolder>
+      try { listed = opts.holders() } catch { listed = [] }
+      for (const raw of listed) {
         const h = toEntry(raw)
         if (seen.has(h.id) || h.id === opts.selfId || corrupt.has(h.id)) continue
         seen.add(h.id)
@@ -162,7 +165,7 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
       return out
     }
 
-    // Least loaded first, then already connected, random among equals.
+    // Sticky to the last server, then least loaded, then already connected, random among equals.
     const pick = (): { chunk: number, holder: HolderEntry } | undefined => {
       for (let i = 0; i < chunks; i++) {
         if (state[i] !== 'pending') continue
@@ -186,7 +189,9 @@ export async function swarmFetch (opts: SwarmFetchOptions): Promise<SwarmFetchSt
     // In verify mode a chunk no remaining holder can vote on cannot be settled.
     const unresolvable = (): number | undefined => {
       if (!verify) return undefined
-      const known = new Set(opts.holders().map(h => toEntry(h).id))
+      let listed: Array<PeerId | BlobHolder>
+      try { listed = opts.holders() } catch { listed = [] }
+      const known = new Set(listed.map(h => toEntry(h).id))
       for (let i = 0; i < chunks; i++) {
         if (state[i] !== 'pending') continue
         let open = false
