@@ -139,6 +139,8 @@ test('upload slots: a peer beyond maxUploadPeers gets busy until the slot holder
     while (!stalled && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
     assert.ok(stalled)
     await expectCode(fetchRange(b, addr, CID, 0, 10), 'busy')
+    // A zero-length size probe needs no slot.
+    assert.is((await fetchRange(b, addr, CID, 0, 0, undefined, { expectedSize: 600_000 })).byteLength, 0)
     // The slot holder itself may open more streams.
     assert.is((await fetchRange(a, addr, CID, 0, 10)).byteLength, 10)
     release()

@@ -178,6 +178,16 @@ export async function serveBlobs (node: StreamNode, source: BlobSource, opts: Bl
     }
     const req = parseRangeRequest((await lp.read({ signal })).subarray())
     if (req === undefined) { stats.badRequests++; await refuse('bad-request', 'malformed range request'); return }
+    if (req.length === 0) {
+      // A size probe: costs no upload, so it needs no slot and is never `busy`.
+      if (!await source.has(req.cid)) { stats.notFound++; await refuse('not-found', `no blob ${req.cid}`); return }
+      const size = await source.size(req.cid)
+      if (req.offset > size) { stats.badRange++; await refuse('bad-range', `offset ${req.offset} beyond blob of ${size} bytes`); return }
+      await lp.write(encodeOkFrame(cborEncode({ size, length: 0 })), { signal })
+      await stream.close({ signal })
+      stats.served++
+      return
+    }
     if (active >= maxUploads) { stats.busy++; await refuse('busy', `${active} uploads in progress`); return }
     if (!await takeSlot(peer, signal)) { stats.busy++; await refuse('busy', `serving ${slots.size} peers`); return }
     active++
