@@ -18,7 +18,10 @@ import type { Logger } from './log.js'
 import { BlobFetcher } from './map-blobs.js'
 import { runBuild } from './map-build.js'
 import { MapServiceError } from './map-errors.js'
-import { decodeMapMessage, decodeRingSetRequest, decodeRingSetResponse, encodeMapMessage, encodeRingSetRequest, encodeRingSetResponse, MAP_TOPIC, MAX_MAP_MESSAGE_BYTES, RING_SET_PROTOCOL } from './map-wire.js'
+import {
+  decodeMapMessage, decodeMapPullRequest, decodeRingSetRequest, decodeRingSetResponse, encodeMapMessage, encodeMapPullRequest,
+  encodeRingSetRequest, encodeRingSetResponse, MAP_PULL_PROTOCOL, MAP_TOPIC, MAX_MAP_MESSAGE_BYTES, RING_SET_PROTOCOL
+} from './map-wire.js'
 import { serveBlobs, type BlobServer, type BlobSource } from './net/blob-protocol.js'
 import { HandlerError, ProtocolError } from './net/errors.js'
 import { openGossipTopic, type GossipTopic } from './net/gossip-topic.js'
@@ -26,7 +29,7 @@ import { sendRequest, serveRequestResponse, type RequestResponseServer, type Str
 import type { SwarmFetchOptions } from './net/swarm-fetch.js'
 
 export { MapServiceError, type MapServiceErrorCode } from './map-errors.js'
-export { MAP_TOPIC, RING_SET_PROTOCOL } from './map-wire.js'
+export { MAP_TOPIC, RING_SET_PROTOCOL, MAP_PULL_PROTOCOL } from './map-wire.js'
 
 /** What the map service needs from membership; the membership layer implements it. */
 export interface MembershipPort {
@@ -112,6 +115,10 @@ export class MapService {
   private topic: GossipTopic | undefined
   private blobServer: BlobServer | undefined
   private ringSetServer: RequestResponseServer | undefined
+  private mapPullServer: RequestResponseServer | undefined
+  private pulling = false
+  private lastPullAt = Number.NEGATIVE_INFINITY
+  private viewCache: { at: number, view: EpochViewMember[] } | undefined
   private unsubscribe: (() => void) | undefined
   private timer: NodeJS.Timeout | undefined
   private timerAt: number | undefined
@@ -159,6 +166,7 @@ export class MapService {
     await svc.restore()
     svc.blobServer = await serveBlobs(opts.node, opts.blobSource ?? opts.store)
     svc.ringSetServer = await serveRequestResponse(opts.node, RING_SET_PROTOCOL, async (req, from) => await svc.handleRingSet(req, from), { timeoutMs: opts.ringSetTimeoutMs ?? 60_000, maxRequestBytes: 1024 })
+    svc.mapPullServer = await serveRequestResponse(opts.node, MAP_PULL_PROTOCOL, async (req, from) => await svc.handleMapPull(req, from), { timeoutMs: 10_000, maxRequestBytes: 64 })
     svc.topic = openGossipTopic(opts.node.services.pubsub, MAP_TOPIC, {
       maxMessageBytes: MAX_MAP_MESSAGE_BYTES,
       validate: (bytes, from) => svc.validateGossip(bytes, from),
@@ -178,6 +186,7 @@ export class MapService {
     this.topic?.close()
     await this.blobServer?.stop().catch(() => {})
     await this.ringSetServer?.stop().catch(() => {})
+    await this.mapPullServer?.stop().catch(() => {})
     const stopped = new MapServiceError('STOPPED', 'map service stopped')
     for (const w of this.ringSetWaiters.values()) this.settle(w, stopped)
     this.ringSetWaiters.clear()
@@ -332,7 +341,42 @@ export class MapService {
       this.settleReadyWaiters(r.readiness)
       if (r.events.length === 0) break
     }
+    this.maybePull()
     this.arm()
+  }
+
+  /**
+   * Members advertise a newer epoch than the greatest map we hold: we missed its
+   * gossip (or restarted). Ask one of them for its newest map, at most once per
+   * retry interval; the answer goes through the same checks as a synced map.
+   */
+  private maybePull (): void {
+    const r = this.machine.readiness()
+    const have = this.machine.currentMap()?.epoch ?? 0
+    const retryMs = this.opts.retryMs ?? 1000
+    if (this.pulling || r.newestSeen <= have || this.now() - this.lastPullAt < retryMs) return
+    const ahead = this.opts.membership.view().filter(m => m.id !== this.selfId && m.status === 'alive' && (m.meta?.epoch ?? 0) > have)
+    if (ahead.length === 0) return
+    const from = ahead[Math.floor((this.opts.random ?? Math.random)() * ahead.length) % ahead.length].id
+    this.pulling = true
+    this.lastPullAt = this.now()
+    sendRequest(this.opts.node, this.peer(from), MAP_PULL_PROTOCOL, encodeMapPullRequest(), { timeoutMs: 10_000, maxResponseBytes: MAX_MAP_MESSAGE_BYTES })
+      .then(bytes => { this.onSyncedMap(bytes, from) })
+      .catch((err: unknown) => { this.log?.debug('map pull failed', { from, err: String(err) }) })
+      .finally(() => {
+        this.pulling = false
+        // Come back after the retry interval if still behind.
+        setTimeout(() => { if (!this.stopped) this.pump() }, retryMs + 1).unref()
+      })
+  }
+
+  private async handleMapPull (request: Uint8Array, from: PeerId): Promise<Uint8Array> {
+    try { decodeMapPullRequest(request) } catch (err) { throw new HandlerError('bad-request', err instanceof Error ? err.message : String(err)) }
+    // Any peer may read the map (a joining node is not a member yet); the network key guards who can connect.
+    void from
+    const bytes = this.newestMapForSync()
+    if (bytes === undefined) throw new HandlerError('no-map', 'this node holds no map')
+    return bytes
   }
 
   private arm (): void {
@@ -587,8 +631,11 @@ export class MapService {
   // ---- holders -------------------------------------------------------------------------
 
   private holdersOf (cid: string): string[] {
+    // swarmFetch asks per chunk; a view copy per call would cost O(N) each time.
+    const t = this.now()
+    if (this.viewCache === undefined || t - this.viewCache.at > 200) this.viewCache = { at: t, view: this.opts.membership.view() }
     const out: string[] = []
-    for (const m of this.opts.membership.view()) {
+    for (const m of this.viewCache.view) {
       if (m.id !== this.selfId && (m.status === 'alive' || m.status === 'suspect') && m.meta?.holds?.includes(cid) === true) out.push(m.id)
     }
     return out

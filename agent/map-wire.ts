@@ -9,6 +9,8 @@ import type { RingDefinition } from '../protocol/map/plan.js'
 
 export const MAP_TOPIC = 'ringleader/map/1'
 export const RING_SET_PROTOCOL = '/ringleader/ring-set/1.0.0'
+/** Pull a peer's newest map: a node that sees members advertise a newer epoch than it holds asks one of them. */
+export const MAP_PULL_PROTOCOL = '/ringleader/map-pull/1.0.0'
 /** The envelope adds a few bytes to the largest map. */
 export const MAX_MAP_MESSAGE_BYTES = MAX_MAP_BYTES + 64
 
@@ -61,4 +63,12 @@ export function decodeRingSetResponse (bytes: Uint8Array): number {
   const obj = decodeObject(bytes, 'ring-set response')
   if (typeof obj.epoch !== 'number' || !Number.isSafeInteger(obj.epoch) || obj.epoch < 1) throw new MapWireError('ring-set response: bad epoch')
   return obj.epoch
+}
+
+export function encodeMapPullRequest (): Uint8Array {
+  return new Uint8Array(cbor.encode({ v: 1 }))
+}
+
+export function decodeMapPullRequest (bytes: Uint8Array): void {
+  decodeObject(bytes, 'map-pull request')
 }
