@@ -3,11 +3,10 @@
 // in the blob store, and assemble the next map (whose own bytes go in the store too,
 // so a node that missed it can fetch it by hash).
 //
-// The rebalance runs on the event loop. At 2^20 partitions it takes about a second of
-// CPU, during which gossip and probes wait; the ring builder yields nothing, so a
-// worker thread is the way out if that pause matters (see docs/cluster-map.md).
-import { decodeBuilderState, encodeBuilderState, encodeRingGz, rebalance } from '../ring/index.js'
-import type { BuilderState } from '../ring/types.js'
+// Each rebalance runs in a worker thread (map-build-worker.ts): at 2^20 partitions it
+// takes 1–2 s of CPU, which on the event loop would stall gossip and probes.
+import { decodeBuilderState } from '../ring/index.js'
+import { buildRingOffThread, type RingBuildJob, type RingBuildOutput } from './map-build-worker.js'
 import { encodeMap, mapHash, type ClusterMap } from '../protocol/map/map.js'
 import type { BuildOutcome, BuildRequest, RingDevices } from '../protocol/map/epoch-types.js'
 
@@ -29,14 +28,14 @@ function seedFor (name: string, epoch: number): number {
   return h
 }
 
-export async function runBuild (req: BuildRequest, selfId: string, store: BuildStore): Promise<BuildResult> {
+export async function runBuild (req: BuildRequest, selfId: string, store: BuildStore, build: (job: RingBuildJob) => Promise<RingBuildOutput> = buildRingOffThread): Promise<BuildResult> {
   const cids: string[] = []
   try {
     const rings: ClusterMap['rings'] = {}
     const devices: Record<string, RingDevices[string]> = {}
     for (const ring of req.rings) {
-      let previous: BuilderState | undefined
-      if (ring.previousBuilderCid !== undefined) previous = decodeBuilderState(await store.get(ring.previousBuilderCid))
+      const previousBytes = ring.previousBuilderCid === undefined ? undefined : await store.get(ring.previousBuilderCid)
+      const previous = previousBytes === undefined ? undefined : decodeBuilderState(previousBytes)
       const kept = req.base?.rings[ring.name]
       if (!ring.rebuild && kept !== undefined && previous !== undefined) {
         rings[ring.name] = kept
@@ -44,13 +43,12 @@ export async function runBuild (req: BuildRequest, selfId: string, store: BuildS
         cids.push(kept.cid, kept.builderCid)
         continue
       }
-      const result = rebalance({ params: { ...ring.params, seed: previous?.params.seed ?? seedFor(ring.name, req.epoch) }, devices: ring.devices, previous, now: req.now })
-      const ringBytes = encodeRingGz(result.ring)
-      const cid = await store.put(ringBytes)
-      const builderCid = await store.put(encodeBuilderState(result.state))
+      const out = await build({ params: { ...ring.params, seed: previous?.params.seed ?? seedFor(ring.name, req.epoch) }, devices: ring.devices, ...(previousBytes !== undefined ? { previous: previousBytes } : {}), now: req.now })
+      const cid = await store.put(out.ringGz)
+      const builderCid = await store.put(out.builderState)
       cids.push(cid, builderCid)
-      rings[ring.name] = { ...ring.params, cid, builderCid, size: ringBytes.byteLength }
-      devices[ring.name] = result.state.devs
+      rings[ring.name] = { ...ring.params, cid, builderCid, size: out.ringGz.byteLength }
+      devices[ring.name] = out.devs
     }
     const map: ClusterMap = { version: 1, epoch: req.epoch, coordinator: selfId, prev: req.baseHash, rings, members: req.members, createdAt: Math.floor(req.now) }
     const mapBytes = encodeMap(map)
