@@ -14,11 +14,12 @@ import { ringCommand } from './cli/ring.js'
 import { membersCommand, monitorCommand } from './cli/members.js'
 import { joinCommand, leaveCommand, forceLeaveCommand } from './cli/join-leave.js'
 import { deviceCommand } from './cli/device.js'
+import { bootstrapCommand, mapCommand, waitCommand } from './cli/map.js'
 import { VERSION } from './version.js'
 
 const commands: Subcommand[] = [
   startCommand, statusCommand, membersCommand, joinCommand, leaveCommand, forceLeaveCommand, monitorCommand, deviceCommand,
-  commandsCommand, logsCommand, devCommand, ringCommand
+  mapCommand, waitCommand, bootstrapCommand, commandsCommand, logsCommand, devCommand, ringCommand
 ]
 commands.push(helpCommand(() => commands))
 

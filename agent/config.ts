@@ -8,7 +8,11 @@ import { homedir } from 'node:os'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { isIP } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
+import { DEVICE_NAME, MAX_WEIGHT } from '../protocol/node-meta.js'
+import { validateRingDefinition } from '../protocol/map/epoch-machine.js'
+import type { RingDefinition } from '../protocol/map/plan.js'
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js'
+import { parseJoinAddress } from './net/join-address.js'
 
 export interface DeviceSpec { name: string, weight: number }
 
@@ -17,19 +21,29 @@ export interface AgentConfig {
   listen: string[]
   logLevel: LogLevel
   logFormat: LogFormat
-  /** Peers to join (multiaddrs); used once membership lands. */
+  /** Peers to join (multiaddrs, host:port); retried with backoff until one answers. */
   join: string[]
-  /** Where installed *.ring.gz files go (planned). */
+  /** Where installed *.ring.gz files go (default <dataDir>/rings). */
   ringDir: string | undefined
-  /** Command run after every change (planned). */
+  /** Command run (by /bin/sh) after each installed epoch. */
   onChange: string | undefined
+  /** The hook is killed after this many seconds. */
+  hookTimeoutS: number
   region: number | undefined
   zone: number | undefined
   storageIp: string | undefined
   storagePort: number | undefined
   devices: DeviceSpec[]
-  /** Allow this node to initialise a new cluster (planned). */
+  /** Initialise a new cluster (epoch 1) unless one is already seen. */
   bootstrap: boolean
+  /** Ring definitions for --bootstrap (default account, container and object). */
+  rings: RingDefinition[]
+  /** Devices of a dead member stay in the rings this long (seconds). */
+  removeDeadAfterS: number
+  /** Epochs whose blobs the blob store keeps. */
+  keepEpochs: number
+  /** Quiet window before the coordinator rebalances (ms). */
+  rebalanceDelayMs: number
   /** The config file that was read, if any. */
   configFile: string | undefined
 }
@@ -48,7 +62,8 @@ export const DEFAULT_DEVICE_WEIGHT = 100
 /** Flag values as `util.parseArgs` returns them, keyed by flag name. */
 export type FlagValues = Record<string, string | boolean | Array<string | boolean> | undefined>
 
-type Kind = 'path' | 'listen' | 'join' | 'level' | 'format' | 'command' | 'region' | 'zone' | 'ip' | 'port' | 'devices' | 'bool'
+type Kind = 'path' | 'listen' | 'join' | 'level' | 'format' | 'command' | 'region' | 'zone' | 'ip' | 'port' | 'devices' | 'bool' |
+  'ring' | 'hook-timeout' | 'dead-after' | 'keep-epochs' | 'rebalance-delay'
 
 interface FieldSpec { key: keyof AgentConfig, flag: string, kind: Kind, repeatable: boolean }
 
@@ -65,11 +80,23 @@ const FIELDS: FieldSpec[] = [
   { key: 'storageIp', flag: 'storage-ip', kind: 'ip', repeatable: false },
   { key: 'storagePort', flag: 'storage-port', kind: 'port', repeatable: false },
   { key: 'devices', flag: 'device', kind: 'devices', repeatable: true },
-  { key: 'bootstrap', flag: 'bootstrap', kind: 'bool', repeatable: false }
+  { key: 'bootstrap', flag: 'bootstrap', kind: 'bool', repeatable: false },
+  { key: 'rings', flag: 'ring', kind: 'ring', repeatable: true },
+  { key: 'hookTimeoutS', flag: 'hook-timeout', kind: 'hook-timeout', repeatable: false },
+  { key: 'removeDeadAfterS', flag: 'remove-dead-after', kind: 'dead-after', repeatable: false },
+  { key: 'keepEpochs', flag: 'keep-epochs', kind: 'keep-epochs', repeatable: false },
+  { key: 'rebalanceDelayMs', flag: 'rebalance-delay', kind: 'rebalance-delay', repeatable: false }
 ]
 
-/** RINGLEADER_DATA_DIR, RINGLEADER_STORAGE_PORT, … (list values comma-separated). */
+/** The rings a bootstrap makes unless --ring says otherwise (swift-ring-builder create 10 3 1). */
+export const DEFAULT_RINGS: readonly RingDefinition[] = ['account', 'container', 'object'].map(name => ({ name, partPower: 10, replicas: 3, minPartHours: 1, overload: 0 }))
+
+/**
+ * RINGLEADER_DATA_DIR, RINGLEADER_STORAGE_PORT, … (list values comma-separated).
+ * --ring reads RINGLEADER_BOOTSTRAP_RINGS: the hook's environment has RINGLEADER_RINGS.
+ */
 export function envName (flag: string): string {
+  if (flag === 'ring') return 'RINGLEADER_BOOTSTRAP_RINGS'
   return 'RINGLEADER_' + flag.replace(/-/g, '_').toUpperCase().replace(/^DEVICE$/, 'DEVICES')
 }
 
@@ -94,7 +121,25 @@ function checkMultiaddr (field: string, text: string): string {
   }
 }
 
-const DEVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+/** NAME:PART_POWER:REPLICAS[:MIN_PART_HOURS[:OVERLOAD]], or the same as a JSON object. */
+export function parseRing (field: string, value: unknown): RingDefinition {
+  let def: Record<string, unknown>
+  if (typeof value === 'string') {
+    const parts = value.split(':')
+    if (parts.length < 3 || parts.length > 5) throw new ConfigError(field, `expected NAME:PART_POWER:REPLICAS[:MIN_PART_HOURS[:OVERLOAD]], got ${JSON.stringify(value)}`)
+    const num = (s: string | undefined, fallback: number): number => s === undefined ? fallback : (s.trim() === '' ? Number.NaN : Number(s))
+    def = { name: parts[0], partPower: num(parts[1], 0), replicas: num(parts[2], 0), minPartHours: num(parts[3], 1), overload: num(parts[4], 0) }
+  } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    def = { minPartHours: 1, overload: 0, ...(value as Record<string, unknown>) }
+  } else {
+    throw new ConfigError(field, 'expected NAME:PART_POWER:REPLICAS[:MIN_PART_HOURS[:OVERLOAD]] or an object')
+  }
+  try {
+    return validateRingDefinition(def)
+  } catch (err) {
+    throw new ConfigError(field, (err as Error).message)
+  }
+}
 
 function parseDevice (field: string, value: unknown): DeviceSpec {
   let name: unknown
@@ -114,10 +159,10 @@ function parseDevice (field: string, value: unknown): DeviceSpec {
     throw new ConfigError(field, 'expected NAME[:WEIGHT] or {"name", "weight"}')
   }
   if (typeof name !== 'string' || !DEVICE_NAME.test(name)) {
-    throw new ConfigError(field, `bad device name ${JSON.stringify(name)} (letters, digits, . _ -; at most 64)`)
+    throw new ConfigError(field, `bad device name ${JSON.stringify(name)} (letters, digits, . _ -; at most 32)`)
   }
-  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
-    throw new ConfigError(field, `bad weight for device ${name}: must be a number >= 0`)
+  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0 || weight > MAX_WEIGHT) {
+    throw new ConfigError(field, `bad weight for device ${name}: must be a number in [0, ${MAX_WEIGHT}]`)
   }
   return { name, weight }
 }
@@ -125,13 +170,14 @@ function parseDevice (field: string, value: unknown): DeviceSpec {
 // Converts one scalar (from a flag, an env list item or a file) to its typed value.
 function parseScalar (spec: FieldSpec, field: string, value: unknown, base: string): unknown {
   if (spec.kind === 'devices') return parseDevice(field, value)
+  if (spec.kind === 'ring') return parseRing(field, value)
   if (spec.kind === 'bool') {
     if (typeof value === 'boolean') return value
     if (typeof value === 'string' && /^(1|true|yes|on)$/i.test(value)) return true
     if (typeof value === 'string' && /^(0|false|no|off)$/i.test(value)) return false
     throw new ConfigError(field, 'expected true or false')
   }
-  if ((spec.kind === 'region' || spec.kind === 'zone' || spec.kind === 'port') && typeof value === 'number') {
+  if (typeof value === 'number' && ['region', 'zone', 'port', 'hook-timeout', 'dead-after', 'keep-epochs', 'rebalance-delay'].includes(spec.kind)) {
     value = String(value)
   }
   if (typeof value !== 'string') throw new ConfigError(field, `expected a string, got ${JSON.stringify(value)}`)
@@ -147,7 +193,12 @@ function parseScalar (spec: FieldSpec, field: string, value: unknown, base: stri
       return addr
     }
     case 'join':
-      return checkMultiaddr(field, value)
+      try {
+        parseJoinAddress(value)
+      } catch (err) {
+        throw new ConfigError(field, (err as Error).message)
+      }
+      return value
     case 'level':
       if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new ConfigError(field, `must be one of ${LOG_LEVELS.join('|')}, got ${JSON.stringify(value)}`)
       return value
@@ -165,16 +216,25 @@ function parseScalar (spec: FieldSpec, field: string, value: unknown, base: stri
     case 'ip':
       if (isIP(value) === 0) throw new ConfigError(field, `not an IPv4 or IPv6 address: ${JSON.stringify(value)}`)
       return value
+    case 'hook-timeout':
+      return parseInteger(field, value, 1, 86_400)
+    case 'dead-after':
+      return parseInteger(field, value, 0, 365 * 86_400)
+    case 'keep-epochs':
+      return parseInteger(field, value, 1, 1000)
+    case 'rebalance-delay':
+      return parseInteger(field, value, 0, 600_000)
   }
+  throw new ConfigError(field, 'unsupported setting')
 }
 
 function parseValues (spec: FieldSpec, field: string, values: unknown[], base: string): unknown {
   const parsed = values.map(v => parseScalar(spec, field, v, base))
   if (!spec.repeatable) return parsed[parsed.length - 1]
-  if (spec.kind === 'devices') {
+  if (spec.kind === 'devices' || spec.kind === 'ring') {
     const seen = new Set<string>()
-    for (const d of parsed as DeviceSpec[]) {
-      if (seen.has(d.name)) throw new ConfigError(field, `device ${d.name} is given twice`)
+    for (const d of parsed as Array<{ name: string }>) {
+      if (seen.has(d.name)) throw new ConfigError(field, `${spec.kind === 'ring' ? 'ring' : 'device'} ${d.name} is given twice`)
       seen.add(d.name)
     }
   }
@@ -238,6 +298,11 @@ export function resolveConfig (sources: ConfigSources): AgentConfig {
     storagePort: undefined,
     devices: [],
     bootstrap: false,
+    rings: DEFAULT_RINGS.map(r => ({ ...r })),
+    hookTimeoutS: 60,
+    removeDeadAfterS: 600,
+    keepEpochs: 3,
+    rebalanceDelayMs: 500,
     configFile
   }
 

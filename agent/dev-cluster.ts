@@ -1,7 +1,10 @@
 // agent dev: a local cluster for newcomers. N agents run as separate processes
 // on 127.0.0.1 (OS-chosen ports), each with its own data dir under one temp
-// folder; node 0 starts first and the others get --join to it, so they form one
-// cluster. Ctrl-C or SIGTERM stops them all.
+// folder, its own zone and two Swift devices; node 0 starts first and the others
+// get --join to it, so they form one cluster. Once all have joined, node 0
+// bootstraps the cluster map (account, container and object rings), and every
+// node installs the rings and runs a hook that logs each epoch. Ctrl-C or SIGTERM
+// stops them all.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, mkdir, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -26,6 +29,15 @@ export interface DevClusterOptions {
 interface DevNode { index: number, dataDir: string, child: ChildProcess, exited: Promise<number | null>, nodeId?: string, addr?: string }
 
 const READY_TIMEOUT_MS = 20_000
+const DEVICES_PER_NODE = 2
+const RINGS_READY_TIMEOUT_MS = 60_000
+/** Small rings, and min_part_hours 0 so that a change visibly moves partitions at once. */
+function devRings (devices: number): string[] {
+  const replicas = Math.min(3, devices)
+  return [`account:8:${replicas}:0`, `container:8:${replicas}:0`, `object:10:${replicas}:0`]
+}
+/** The hook each dev node runs: one line per installed epoch in DATA_DIR/hook.log. */
+const DEV_HOOK = 'echo "$(date -u +%FT%TZ) epoch $RINGLEADER_EPOCH installed in $RINGLEADER_RING_DIR (changed: $RINGLEADER_CHANGED)" >> hook.log'
 const STOP_TIMEOUT_MS = 8_000
 const CLUSTER_TIMEOUT_MS = 15_000
 
@@ -46,6 +58,17 @@ async function waitForStatus (node: DevNode, deadline: number): Promise<Record<s
     }
   }
   throw new Error(`node ${node.index} did not answer within ${READY_TIMEOUT_MS} ms (${(lastError as Error)?.message ?? ''})`)
+}
+
+/** Node 0 makes epoch 1 from every member's devices; resolves when all nodes have installed it. */
+async function bootstrapAndWait (nodes: DevNode[], io: Io): Promise<number> {
+  const socket = (n: DevNode): string => dataDirPaths(n.dataDir).socket
+  const { epoch } = await callAgent(socket(nodes[0]), 'bootstrap', { rings: devRings(nodes.length * DEVICES_PER_NODE) }, { timeoutMs: RINGS_READY_TIMEOUT_MS }) as { epoch: number }
+  io.stdout(`\nNode 0 bootstrapped the cluster map: epoch ${epoch}.`)
+  await Promise.all(nodes.map(async n => {
+    await callAgent(socket(n), 'wait-ready', { epoch, timeoutMs: RINGS_READY_TIMEOUT_MS }, { timeoutMs: RINGS_READY_TIMEOUT_MS + 5000 })
+  }))
+  return epoch
 }
 
 /** Polls node 0 until it counts `n` alive members; false when the deadline passes first. */
@@ -99,10 +122,13 @@ export async function runDevCluster (opts: DevClusterOptions): Promise<number> {
       const dataDir = join(base, `node-${i}`)
       await mkdir(dataDir, { recursive: true, mode: 0o700 })
       const logFile = await open(join(dataDir, 'agent.log'), 'a', 0o600)
-      const args = [...self.prefix, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', opts.logLevel ?? 'info']
+      const args = [...self.prefix, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', opts.logLevel ?? 'info',
+        '--zone', String(i + 1), '--storage-ip', '127.0.0.1', '--storage-port', String(6200 + 10 * i),
+        ...Array.from({ length: DEVICES_PER_NODE }, (_, d) => ['--device', `sd${String.fromCharCode(98 + d)}:100`]).flat(),
+        '--on-change', DEV_HOOK, '--rebalance-delay', '300']
       const seed = nodes[0]?.addr
       if (seed !== undefined) args.push('--join', seed)
-      const child = spawn(self.command, args, { stdio: ['ignore', logFile.fd, logFile.fd] })
+      const child = spawn(self.command, args, { stdio: ['ignore', logFile.fd, logFile.fd], cwd: dataDir })
       await logFile.close()
       const exited = new Promise<number | null>(resolve => { child.once('exit', code => { resolve(code) }) })
       const node: DevNode = { index: i, dataDir, child, exited }
@@ -123,7 +149,12 @@ export async function runDevCluster (opts: DevClusterOptions): Promise<number> {
         ? `\nNodes 1..${nodes.length - 1} joined node 0: one cluster of ${nodes.length}.`
         : `\nThe nodes are still joining node 0 (not all ${nodes.length} alive after ${CLUSTER_TIMEOUT_MS / 1000} s).`)
     }
-    io.stdout(`\nWatch the members with:\n  agent members --data-dir ${nodes[0].dataDir}\n  agent monitor --data-dir ${nodes[0].dataDir}\n`)
+    const epoch = await bootstrapAndWait(nodes, io)
+    const n0 = nodes[0].dataDir
+    const last = nodes[nodes.length - 1].dataDir
+    io.stdout(`\nEpoch ${epoch} is installed on every node: ${join(n0, 'rings')}/{account,container,object}.ring.gz, and so on.\n`)
+    io.stdout(`\nWatch the members and the map:\n  agent members --data-dir ${n0}\n  agent map --data-dir ${n0}\n  agent ring show object --data-dir ${n0}\n`)
+    io.stdout(`\nMake a change and watch it reach every node (a new epoch, the hook's line in each hook.log):\n  agent device add sdz:200 --data-dir ${last}\n  agent wait --ready --epoch ${epoch + 1} --data-dir ${n0} && agent map --data-dir ${n0}\n  tail ${join(n0, 'hook.log')}\n`)
     io.stdout(`\n("agent" is: ${self.shown}; logs are in each data dir's agent.log.)\nPress Ctrl-C to stop them all.\n`)
 
     const died = Promise.race(nodes.map(async n => { const code = await n.exited; return { n, code } }))

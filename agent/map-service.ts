@@ -404,7 +404,9 @@ export class MapService {
         break
       case 'build-failed':
         this.log?.warn('build failed', { error: e.error })
-        if (e.id === 0 && this.bootstrapWaiter !== undefined) { this.settle(this.bootstrapWaiter, new MapServiceError('BOOTSTRAP_FAILED', e.error)); this.bootstrapWaiter = undefined }
+        break
+      case 'bootstrap-failed':
+        if (this.bootstrapWaiter !== undefined) { this.settle(this.bootstrapWaiter, new MapServiceError('BOOTSTRAP_FAILED', e.error)); this.bootstrapWaiter = undefined }
         break
       case 'ring-set-done': {
         const w = this.ringSetWaiters.get(e.requestId)

@@ -7,19 +7,22 @@ import { cidString } from '../ring/address.js'
 import { hashPath, partitionFor, RingLookup, type HashPathConfig } from '../ring/lookup.js'
 import type { BuilderState, RingData, RingDevice } from '../ring/types.js'
 import { formatKeyValues, formatTable } from './cli/table.js'
+import { resolveRingArg } from './ring-cli-live.js'
 import { EXIT_OK, fixed, intFlag, parse, readInput, RingUsageError, str, type RingCliIo } from './ring-cli-args.js'
 
-export const SHOW_USAGE = `Usage: agent ring show FILE [--json]
+export const SHOW_USAGE = `Usage: agent ring show FILE|NAME [--data-dir DIR] [--json]
 
-FILE is a NAME.ring.gz or NAME.builder. Prints the ring's parameters, each device with its
-partition-replicas and how far that is over (+) or under (-) its weight share, and the
-ring's balance and dispersion.
+FILE is a NAME.ring.gz or NAME.builder. A bare ring NAME (no such file here) is the
+ring the local agent installed for the current epoch (--data-dir picks the agent).
+Prints the ring's parameters, each device with its partition-replicas and how far
+that is over (+) or under (-) its weight share, and the ring's balance and dispersion.
 `
 
-export const GET_NODES_USAGE = `Usage: agent ring get-nodes FILE ACCOUNT [CONTAINER [OBJECT]] --hash-path-suffix S [options]
-       agent ring get-nodes FILE --partition N
+export const GET_NODES_USAGE = `Usage: agent ring get-nodes FILE|NAME ACCOUNT [CONTAINER [OBJECT]] --hash-path-suffix S [options]
+       agent ring get-nodes FILE|NAME --partition N
 
 Prints the partition of the path and its primary and handoff devices, as swift-get-nodes does.
+A bare ring NAME (no such file here) is the local agent's live ring.
 
   --hash-path-suffix S   swift_hash_path_suffix from swift.conf
   --hash-path-prefix P   swift_hash_path_prefix from swift.conf (default empty)
@@ -27,6 +30,7 @@ Prints the partition of the path and its primary and handoff devices, as swift-g
   --partition N          look up partition N directly (no path, no hash settings)
   --handoffs N           handoffs to print (default: as many as there are primaries)
   --all                  print every handoff
+  --data-dir DIR         the local agent's data dir, for a live ring NAME
   --json                 print a JSON object instead of text
 `
 
@@ -55,10 +59,10 @@ function deviceLabel (d: RingDevice): string {
 }
 
 export async function show (args: string[], io: RingCliIo): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } }, true)
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, 'data-dir': { type: 'string' } }, true)
   if (values.help === true) { io.stdout(SHOW_USAGE); return EXIT_OK }
   if (positionals.length !== 1) throw new RingUsageError(positionals.length === 0 ? 'FILE is required' : `unexpected argument "${positionals[1]}"`)
-  const path = positionals[0]
+  const { path, live: liveRing } = await resolveRingArg(positionals[0], str(values['data-dir']))
   const loaded = await loadRingFile(path)
   const { ring, state } = loaded
   const stats = ringStats(ring, { overload: state?.params.overload ?? 0 })
@@ -69,6 +73,7 @@ export async function show (args: string[], io: RingCliIo): Promise<number> {
   const zones = new Set(live.map(d => `${d.region}/${d.zone}`))
   const summary = {
     file: path,
+    ...(liveRing !== undefined ? { epoch: liveRing.epoch } : {}),
     kind: loaded.kind,
     cid: cidString(loaded.bytes),
     bytes: loaded.bytes.length,
@@ -86,7 +91,7 @@ export async function show (args: string[], io: RingCliIo): Promise<number> {
   }
   if (values.json === true) { io.stdout(JSON.stringify(summary) + '\n'); return EXIT_OK }
   const lines: Array<[string, unknown]> = [
-    ['file', `${path} (${loaded.kind}, ${loaded.bytes.length} bytes)`],
+    ['file', `${path} (${loaded.kind}, ${loaded.bytes.length} bytes)${liveRing !== undefined ? `, live ring of epoch ${liveRing.epoch}` : ''}`],
     ['cid', summary.cid],
     ['ring', `2^${ring.partPower} = ${stats.parts} partitions, ${fixed(stats.replicas, 6).replace(/\.?0+$/, '')} replicas, ${live.length} devices (${summary.holes} holes), ${regions.size} regions, ${zones.size} zones`],
     ['balance', fixed(stats.balance)],
@@ -131,7 +136,8 @@ export async function getNodes (args: string[], io: RingCliIo): Promise<number> 
     partition: { type: 'string' },
     handoffs: { type: 'string' },
     all: { type: 'boolean' },
-    json: { type: 'boolean' }
+    json: { type: 'boolean' },
+    'data-dir': { type: 'string' }
   }, true)
   if (values.help === true) { io.stdout(GET_NODES_USAGE); return EXIT_OK }
   const [file, account, container, object, extra] = positionals
@@ -151,7 +157,7 @@ export async function getNodes (args: string[], io: RingCliIo): Promise<number> 
   if (values.all === true && values.handoffs !== undefined) throw new RingUsageError('give --all or --handoffs, not both')
   const handoffCount = intFlag('handoffs', str(values.handoffs), 0, 65535)
 
-  const { ring } = await loadRingFile(file)
+  const { ring } = await loadRingFile((await resolveRingArg(file, str(values['data-dir']))).path)
   if (ring.rows.length === 0) throw new RingFormatError('invalid-ring', `${file} has no partitions assigned (never rebalanced)`)
   let partition: number
   let hash: string | undefined

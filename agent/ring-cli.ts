@@ -7,24 +7,33 @@ import { LookupError } from '../ring/lookup.js'
 import { DevicesFileError } from './devices-file.js'
 import { build, BUILD_USAGE } from './ring-cli-build.js'
 import { getNodes, GET_NODES_USAGE, show, SHOW_USAGE } from './ring-cli-inspect.js'
+import { ringSet, SET_USAGE } from './ring-cli-live.js'
+import { ConfigError } from './config.js'
+import { AgentNotRunningError } from './socket/client.js'
 import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, RingUsageError, type RingCliDeps, type RingCliIo } from './ring-cli-args.js'
 
 export type { RingCliDeps, RingCliIo } from './ring-cli-args.js'
 
+const EXIT_NO_AGENT = 3
+
 const USAGE = `Usage: agent ring <command> [options]
 
-Offline Swift ring tools (no daemon needed):
-  build       rebalance devices.json into NAME.ring.gz and NAME.builder
-  show        parameters, devices, balance and dispersion of a ring.gz or .builder
+Swift ring tools:
+  build       rebalance devices.json into NAME.ring.gz and NAME.builder (offline)
+  show        parameters, devices, balance and dispersion of a ring.gz or .builder,
+              or of the running agent's live ring NAME
   get-nodes   partition, primaries and handoffs of an account/container/object
+  set         add or change a ring of the cluster map (through the running agent)
 
 Run "agent ring <command> --help" for a command's options.
-Exit codes: 0 ok, 1 runtime error (missing or corrupt file, write failed), 2 bad command line or devices file.
+Exit codes: 0 ok, 1 runtime error (missing or corrupt file, write failed, refused by
+the agent), 2 bad command line or devices file, 3 no agent running (live rings, set).
 `
 
 /** Exit code for an error: input the operator supplied (2) or a runtime failure (1). */
 function exitCodeOf (err: unknown): number {
-  if (err instanceof RingUsageError) return EXIT_USAGE
+  if (err instanceof RingUsageError || err instanceof ConfigError) return EXIT_USAGE
+  if (err instanceof AgentNotRunningError) return EXIT_NO_AGENT
   if (err instanceof DevicesFileError) return err.code === 'unreadable' ? EXIT_RUNTIME : EXIT_USAGE
   if (err instanceof RingBuildError) return err.code === 'bad-state' ? EXIT_RUNTIME : EXIT_USAGE
   if (err instanceof LookupError) return err.code === 'bad-path' ? EXIT_USAGE : EXIT_RUNTIME
@@ -33,7 +42,7 @@ function exitCodeOf (err: unknown): number {
 
 export async function runRingCommand (args: string[], io: RingCliIo, deps: RingCliDeps = {}): Promise<number> {
   const [command, ...rest] = args
-  const commands: Record<string, (a: string[], io: RingCliIo, deps: RingCliDeps) => Promise<number>> = { build, show, 'get-nodes': getNodes }
+  const commands: Record<string, (a: string[], io: RingCliIo, deps: RingCliDeps) => Promise<number>> = { build, show, 'get-nodes': getNodes, set: ringSet }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io[command === undefined ? 'stderr' : 'stdout'](USAGE)
     return command === undefined ? EXIT_USAGE : EXIT_OK
@@ -47,7 +56,7 @@ export async function runRingCommand (args: string[], io: RingCliIo, deps: RingC
     return await run(rest, io, deps)
   } catch (err) {
     const code = exitCodeOf(err)
-    const usage = { build: BUILD_USAGE, show: SHOW_USAGE, 'get-nodes': GET_NODES_USAGE }[command as 'build']
+    const usage = { build: BUILD_USAGE, show: SHOW_USAGE, 'get-nodes': GET_NODES_USAGE, set: SET_USAGE }[command as 'build']
     io.stderr(`agent ring ${command}: ${(err as Error).message}\n${err instanceof RingUsageError ? '\n' + usage : ''}`)
     return code
   }

@@ -25,8 +25,15 @@ export class StatusBoard {
     this.startedAtMs = base.now()
   }
 
+  private stateReader: (() => AgentState) | undefined
+
   setState (state: AgentState): void { this.state = state }
-  getState (): AgentState { return this.state }
+  /** Once set, the state is read from here (e.g. the map service's readiness) until stopping. */
+  deriveState (read: () => AgentState): void { this.stateReader = read }
+  getState (): AgentState {
+    if (this.state === 'stopping' || this.stateReader === undefined) return this.state
+    return this.stateReader()
+  }
 
   setNode (nodeId: string, listen: () => string[]): void {
     this.nodeId = nodeId
@@ -43,7 +50,7 @@ export class StatusBoard {
     return {
       nodeId: this.nodeId,
       listen: this.listen(),
-      state: this.state,
+      state: this.getState(),
       version: this.base.version,
       pid: this.base.pid,
       dataDir: this.base.dataDir,

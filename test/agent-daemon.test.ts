@@ -19,7 +19,8 @@ test('status answers through the CLI (table and --json) and the raw socket; file
   const agent = await startAgent()
   const raw = await agent.query('status') as Record<string, unknown>
   assert.match(String(raw.nodeId), /^12D3KooW/)
-  assert.is(raw.state, 'ready')
+  // A lone agent that nobody bootstrapped holds no cluster map: it is syncing, not ready.
+  assert.is(raw.state, 'syncing')
   assert.is(raw.pid, agent.pid)
   assert.is(raw.dataDir, agent.dataDir)
   assert.ok(Array.isArray(raw.listen) && (raw.listen as string[]).some(a => a.startsWith('/ip4/127.0.0.1/tcp/')))
@@ -33,7 +34,7 @@ test('status answers through the CLI (table and --json) and the raw socket; file
   const table = await runCli(['status'], { env: { RINGLEADER_DATA_DIR: agent.dataDir } })
   assert.is(table.code, 0, table.stderr)
   assert.match(table.stdout, new RegExp(`node id\\s+${String(raw.nodeId)}`))
-  assert.match(table.stdout, /state\s+ready/)
+  assert.match(table.stdout, /state\s+syncing/)
 
   assert.is(statSync(agent.socketPath).mode & 0o777, 0o600)
   assert.is(statSync(join(agent.dataDir, 'identity.key')).mode & 0o777, 0o600)
@@ -70,7 +71,7 @@ test('a second agent on the same data dir is refused, touches nothing, and the f
   assert.is(readFileSync(join(first.dataDir, 'agent.lock'), 'utf8'), lockBefore)
   assert.ok(readFileSync(join(first.dataDir, 'identity.key')).equals(keyBefore))
   assert.is(statSync(first.socketPath).ino, sockIno)
-  assert.is((await first.query('status') as { state: string }).state, 'ready')
+  assert.is((await first.query('status') as { state: string }).state, 'syncing')
 })
 
 test('a kill -9 leaves a stale lock and socket; the next agent replaces both', async () => {

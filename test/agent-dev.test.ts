@@ -2,12 +2,13 @@ import '../agent/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { CLI_PATH, runCli, waitFor, cleanupAgents } from './helpers/agent-process.js'
 
 test.after(async () => { await cleanupAgents() })
 
-test('agent dev --nodes 2 runs two separate agents, prints how to query them, and SIGTERM stops all', async () => {
+test('agent dev --nodes 2 runs two agents that bootstrap one cluster map, install identical rings, run the hook; SIGTERM stops all', async () => {
   const child = spawn(process.execPath, [CLI_PATH, 'dev', '--nodes', '2'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s })
@@ -25,7 +26,12 @@ test('agent dev --nodes 2 runs two separate agents, prints how to query them, an
     }))
     assert.is.not(statuses[0].nodeId, statuses[1].nodeId)
     assert.is.not(statuses[0].pid, statuses[1].pid)
-    assert.ok(statuses.every(s => s.state === 'ready'))
+    assert.ok(statuses.every(s => s.state === 'ready'), JSON.stringify(statuses))
+    for (const name of ['account', 'container', 'object']) {
+      const files = dirs.map(dir => readFileSync(join(dir, 'rings', `${name}.ring.gz`)))
+      assert.ok(files[0].equals(files[1]), `${name}.ring.gz identical on both nodes`)
+    }
+    for (const dir of dirs) assert.match(readFileSync(join(dir, 'hook.log'), 'utf8'), /epoch 1 installed/)
 
     child.kill('SIGTERM')
     assert.is(await exited, 0, out)

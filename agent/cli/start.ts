@@ -23,6 +23,11 @@ export const START_OPTIONS = {
   'storage-port': { type: 'string' },
   device: { type: 'string', multiple: true },
   bootstrap: { type: 'boolean' },
+  ring: { type: 'string', multiple: true },
+  'hook-timeout': { type: 'string' },
+  'remove-dead-after': { type: 'string' },
+  'keep-epochs': { type: 'string' },
+  'rebalance-delay': { type: 'string' },
   'print-config': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -42,15 +47,29 @@ Precedence: flag > environment > config file > default.
   --log-format FORMAT     json|logfmt (default json), written to stderr
   --print-config          print the resolved configuration as JSON and exit
 
-Accepted and validated now, used by planned features (membership, rings):
-  --join MULTIADDR        a peer to join through, repeatable
-  --ring-dir DIR          where *.ring.gz files are installed
-  --on-change CMD         command run after each change
-  --region N, --zone N    this node's Swift region and zone (0-65535)
-  --storage-ip IP         this node's Swift storage address
-  --storage-port PORT     this node's Swift storage port (1-65535)
+Cluster:
+  --join PEER             a peer to join through (multiaddr or host:port), repeatable;
+                          retried with backoff until one answers
+  --region N, --zone N    this node's Swift region and zone (0-65535, default 1)
+  --storage-ip IP         this node's Swift storage address (default 127.0.0.1)
+  --storage-port PORT     this node's Swift storage port (1-65535, default 6200)
   --device NAME[:WEIGHT]  a Swift device on this node, repeatable (weight default 100)
-  --bootstrap             allow this node to initialise a new cluster
+
+Rings:
+  --ring-dir DIR          where *.ring.gz files are installed (default DATA_DIR/rings)
+  --on-change CMD         run by /bin/sh after each installed epoch, with
+                          RINGLEADER_EPOCH, RINGLEADER_RING_DIR, RINGLEADER_RINGS
+                          and RINGLEADER_CHANGED in its environment
+  --hook-timeout S        kill the hook after S seconds (default 60)
+  --bootstrap             make epoch 1 of a new cluster; refused (nothing changes)
+                          when this node or a member it sees already has a map
+  --ring NAME:P:R[:H[:O]] a ring for --bootstrap: part power P, replicas R,
+                          min_part_hours H (default 1), overload O (default 0);
+                          repeatable (default account, container and object 10:3:1;
+                          env RINGLEADER_BOOTSTRAP_RINGS)
+  --rebalance-delay MS    quiet window before the coordinator rebalances (default 500)
+  --remove-dead-after S   devices of a dead member stay S seconds (default 600)
+  --keep-epochs K         keep the blobs of the last K epochs (default 3)
   -h, --help              this help
 `
 
@@ -116,9 +135,15 @@ export const startCommand: Subcommand = {
     // Loaded here so client commands never pay for importing libp2p.
     const { startDaemon } = await import('../daemon.js')
     const { defaultComponents } = await import('../components.js')
-    let daemon: Awaited<ReturnType<typeof startDaemon>>
+    const starting = startDaemon({ config, log, components: defaultComponents(config) })
+    // Handlers go in before the start finishes: a SIGTERM that arrives while
+    // components start (the socket already answers) still shuts down cleanly.
+    installProcessHandlers(log, async () => {
+      const daemon = await starting.catch(() => undefined)
+      await daemon?.stop()
+    })
     try {
-      daemon = await startDaemon({ config, log, components: defaultComponents(config) })
+      await starting
     } catch (err) {
       if (err instanceof LockHeldError || err instanceof SocketInUseError) {
         io.stderr(`agent start: another agent is already running with data dir ${config.dataDir}: ${err.message}.\n` +
@@ -134,7 +159,6 @@ export const startCommand: Subcommand = {
       io.stderr(`agent start: ${(err as Error).message}${typeof code === 'string' ? ` (${code})` : ''}\n`)
       return EXIT.agentError
     }
-    installProcessHandlers(log, daemon.stop)
     // Keep running: the socket server and libp2p hold the event loop open.
     return await new Promise<number>(() => {})
   }

@@ -1,5 +1,6 @@
 // agent status: what the local agent is, where it listens and whether it is ready.
 import { parseArgs } from 'node:util'
+import type { MapStatus } from '../map-service.js'
 import { callAgent } from '../socket/client.js'
 import { CLIENT_OPTIONS, CLIENT_OPTIONS_HELP, socketPathFor, usageOnError, withExitCodes } from './client-command.js'
 import { EXIT } from './exit-codes.js'
@@ -7,6 +8,7 @@ import type { Io, Subcommand } from './io.js'
 import { formatDuration, formatKeyValues } from './table.js'
 
 const CORE = new Set(['nodeId', 'state', 'listen', 'uptimeMs', 'version', 'pid', 'dataDir', 'startedAt'])
+const HIDDEN = new Set(['map', 'bootstrap', 'membership'])
 
 export function formatStatus (s: Record<string, unknown>): string {
   const rows: Array<[string, unknown]> = [
@@ -18,7 +20,16 @@ export function formatStatus (s: Record<string, unknown>): string {
     ['pid', s.pid],
     ['data dir', s.dataDir]
   ]
-  for (const [k, v] of Object.entries(s)) if (!CORE.has(k)) rows.push([k, v])
+  const map = s.map as Partial<MapStatus> | undefined
+  if (map !== undefined) {
+    rows.push(['epoch', `${map.epoch ?? 0} installed, newest seen ${map.newestSeen ?? 0}`])
+    rows.push(['coordinator', map.coordinator ?? '-'])
+    rows.push(['members by epoch', Object.entries(map.membersByEpoch ?? {}).map(([e, n]) => `epoch ${e}: ${n}`).join(', ')])
+  }
+  const bootstrap = s.bootstrap as { state: string, epoch?: number, reason?: string } | undefined | null
+  if (bootstrap != null) rows.push(['bootstrap', `${bootstrap.state}${bootstrap.epoch !== undefined ? ` (epoch ${bootstrap.epoch})` : ''}${bootstrap.reason !== undefined ? `: ${bootstrap.reason}` : ''}`])
+  // Counters and internals stay in --json.
+  for (const [k, v] of Object.entries(s)) if (!CORE.has(k) && !HIDDEN.has(k)) rows.push([k, v])
   return formatKeyValues(rows)
 }
 

@@ -13,6 +13,7 @@ import type { MembershipChannel } from '../../protocol/wire/index.js'
 import { decodeNodeMeta, type NodeMeta } from '../../protocol/node-meta.js'
 import type { EpochViewMember } from '../../protocol/map/epoch-types.js'
 import type { Component, DaemonContext } from '../daemon.js'
+import type { MembershipPort } from '../map-service.js'
 import type { Logger } from '../log.js'
 import type { RingleaderNode } from '../net/create-node.js'
 import { parseJoinAddress, dialSeed, backoffDelay } from '../net/join-address.js'
@@ -22,14 +23,6 @@ import { incarnationStore, type IncarnationStore } from './incarnation-store.js'
 import { applyDeviceOp, encodeMetaOrThrow, metaFromConfig, type DeviceOp } from './meta.js'
 import { startTransport, type MembershipTransport } from './transport.js'
 import { registerMembershipCommands } from './commands.js'
-
-/** What the map service needs from membership (agent/map-service.ts declares the same shape). */
-export interface MembershipPort {
-  readonly selfId: string
-  view: () => EpochViewMember[]
-  onChange: (cb: () => void) => () => void
-  setLocalMeta: (update: { epoch: number, ready: boolean, holds: string[] }) => void
-}
 
 export interface MembershipServiceOptions {
   /** Core tunables (defaults: protocol/membership/config.ts). */
@@ -84,6 +77,7 @@ export class MembershipService implements Component, MembershipPort {
   private readonly metaCache = new WeakMap<Uint8Array, NodeMeta | null>()
   private readonly changeListeners = new Set<() => void>()
   private readonly eventListeners = new Set<(e: MonitorEvent) => void>()
+  private readonly forceLeaveListeners = new Set<(id: string) => void>()
   private readonly joinWaiters = new Map<string, Set<{ resolve: () => void, reject: (err: Error) => void }>>()
   private readonly stopController = new AbortController()
   private persistFailures = 0
@@ -210,7 +204,15 @@ export class MembershipService implements Component, MembershipPort {
     const core = this.started()
     core.forceLeave(id, this.now())
     this.pump()
+    // The operator's override: the map service may publish the next epoch without a majority.
+    for (const cb of this.forceLeaveListeners) cb(id)
     return core.get(id) as MemberEntry
+  }
+
+  /** Called after each accepted force-leave; returns an unsubscribe function. */
+  onForceLeave (cb: (id: string) => void): () => void {
+    this.forceLeaveListeners.add(cb)
+    return () => { this.forceLeaveListeners.delete(cb) }
   }
 
   /** Publishes `left`, waits briefly (bounded) for it to spread, then calls onLeft soon after the caller answers. */

@@ -277,7 +277,7 @@ export class EpochMachine {
       // A ring set the builder refuses would fail again: answer it and drop it.
       for (const r of carried) this.events.push({ type: 'ring-set-failed', requestId: r.id, error: outcome.error })
       this.ringSets = this.ringSets.filter(r => !b.ringSetIds.includes(r.id))
-      if (b.bootstrap) this.bootstrapDefs = undefined
+      if (b.bootstrap) this.failBootstrap(outcome.error)
       else this.retryPlanAt = now + this.cfg.retryMs
       return
     }
@@ -452,7 +452,7 @@ export class EpochMachine {
 
   private failBootstrap (why: string): void {
     this.bootstrapDefs = undefined
-    this.events.push({ type: 'build-failed', id: 0, error: `bootstrap: ${why}` })
+    this.events.push({ type: 'bootstrap-failed', error: why })
   }
 
   private checkCoordinatorChange (now: number): void {

@@ -71,6 +71,8 @@ export type EpochEvent =
   | { type: 'build-started', id: number, epoch: number, reasons: string[] }
   | { type: 'build-stale', id: number, epoch: number }
   | { type: 'build-failed', id: number, error: string }
+  /** A bootstrap ended without making epoch 1 (the builder refused, or a map appeared). */
+  | { type: 'bootstrap-failed', error: string }
   | { type: 'published', epoch: number, hash: string }
   | { type: 'gate-closed', alive: number, of: number }
   | { type: 'ring-set-done', requestId: number, epoch: number }

@@ -97,7 +97,7 @@ export async function waitFor<T> (what: string, check: () => Promise<T | undefin
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError !== undefined ? ` (last error: ${(lastError as Error).message})` : ''}`)
 }
 
-/** Starts `agent start` and waits until `status` over its socket shows a node id. */
+/** Starts `agent start` and waits until `status` over its socket shows a node id and a state past `starting`. */
 export async function startAgent (opts: StartAgentOptions = {}): Promise<AgentProcess> {
   const dataDir = opts.dataDir ?? join(await makeTempDir(), 'data')
   const socketPath = join(dataDir, 'agent.sock')
@@ -131,9 +131,9 @@ export async function startAgent (opts: StartAgentOptions = {}): Promise<AgentPr
   try {
     await waitFor('the agent socket', async () => {
       if (exitInfo !== undefined) throw new Error(`agent exited early (${JSON.stringify(exitInfo)}): ${out.stderr.slice(-2000)}`)
-      // The socket binds before the libp2p node starts; wait for the node id too.
-      const status = await agent.query('status', {}, 1_000) as { nodeId?: unknown }
-      return typeof status.nodeId === 'string' ? status : undefined
+      // The socket binds before the libp2p node and the components start; wait until they have.
+      const status = await agent.query('status', {}, 1_000) as { nodeId?: unknown, state?: unknown }
+      return typeof status.nodeId === 'string' && status.state !== 'starting' ? status : undefined
     }, opts.readyTimeoutMs ?? 15_000)
   } catch (err) {
     if (exitInfo !== undefined) throw new Error(`agent exited early (code ${exitInfo.code}): ${out.stderr.slice(-2000)}`)
