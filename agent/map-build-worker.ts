@@ -28,13 +28,22 @@ export function buildRing (job: RingBuildJob): RingBuildOutput {
   return { ringGz: encodeRingGz(result.ring), builderState: encodeBuilderState(result.state), devs: result.state.devs }
 }
 
-const WORKER_URL = new URL('./map-build-worker.js', import.meta.url)
+/** This file as a worker script, or undefined inside a bundle (whose CommonJS form has no import.meta.url). */
+function workerUrl (): URL | undefined {
+  try {
+    const url = new URL('./map-build-worker.js', import.meta.url)
+    return url.href.endsWith('/agent/map-build-worker.js') && existsSync(fileURLToPath(url)) ? url : undefined
+  } catch {
+    return undefined
+  }
+}
 
 /** buildRing in a worker thread (one per call: builds are rare); inline if no worker file exists. */
 export async function buildRingOffThread (job: RingBuildJob): Promise<RingBuildOutput> {
-  if (!WORKER_URL.href.endsWith('/agent/map-build-worker.js') || !existsSync(fileURLToPath(WORKER_URL))) return buildRing(job)
+  const url = workerUrl()
+  if (url === undefined) return buildRing(job)
   return await new Promise<RingBuildOutput>((resolve, reject) => {
-    const worker = new Worker(WORKER_URL, { workerData: null })
+    const worker = new Worker(url, { workerData: null })
     let settled = false
     worker.once('message', (msg: { ok: true, out: RingBuildOutput } | { ok: false, error: string }) => {
       settled = true

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import type { RingDefinition } from '../protocol/map/plan.js'
 import { EpochError } from '../protocol/map/epoch-types.js'
 import { BlobStore } from './blob-store.js'
+import { cleanRingDir } from './installer.js'
 import type { Component, DaemonContext } from './daemon.js'
 import type { Logger } from './log.js'
 import { registerMapCommands } from './map-commands.js'
@@ -54,6 +55,9 @@ export class MapComponent implements Component {
       this.log.warn('blob store repaired at open', { removedTemp: opened.removedTemp.length, removedCorrupt: opened.removedCorrupt })
     }
     const ringDir = config.ringDir ?? join(ctx.paths.root, 'rings')
+    // Temp files of an install that a crash cut short: only the lock holder may remove them.
+    const removedRingTemps = await cleanRingDir(ringDir)
+    if (removedRingTemps.length > 0) this.log.warn('removed ring temp files left by a crash', { files: removedRingTemps })
     this.svc = await MapService.start({
       node: ctx.node,
       membership: this.membership,
