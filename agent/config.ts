@@ -44,6 +44,12 @@ export interface AgentConfig {
   keepEpochs: number
   /** Quiet window before the coordinator rebalances (ms). */
   rebalanceDelayMs: number
+  /** Cap on blob upload bandwidth, Mbit/s (undefined: no cap). */
+  uploadLimitMbit: number | undefined
+  /** Peers served blobs at once. */
+  uploadSlots: number
+  /** Fetch blobs from any holder (swarm) or only from the coordinator (a star, for comparisons). */
+  fetchFrom: 'swarm' | 'coordinator'
   /** The config file that was read, if any. */
   configFile: string | undefined
 }
@@ -63,7 +69,7 @@ export const DEFAULT_DEVICE_WEIGHT = 100
 export type FlagValues = Record<string, string | boolean | Array<string | boolean> | undefined>
 
 type Kind = 'path' | 'listen' | 'join' | 'level' | 'format' | 'command' | 'region' | 'zone' | 'ip' | 'port' | 'devices' | 'bool' |
-  'ring' | 'hook-timeout' | 'dead-after' | 'keep-epochs' | 'rebalance-delay'
+  'ring' | 'hook-timeout' | 'dead-after' | 'keep-epochs' | 'rebalance-delay' | 'mbit' | 'slots' | 'fetch-from'
 
 interface FieldSpec { key: keyof AgentConfig, flag: string, kind: Kind, repeatable: boolean }
 
@@ -85,7 +91,10 @@ const FIELDS: FieldSpec[] = [
   { key: 'hookTimeoutS', flag: 'hook-timeout', kind: 'hook-timeout', repeatable: false },
   { key: 'removeDeadAfterS', flag: 'remove-dead-after', kind: 'dead-after', repeatable: false },
   { key: 'keepEpochs', flag: 'keep-epochs', kind: 'keep-epochs', repeatable: false },
-  { key: 'rebalanceDelayMs', flag: 'rebalance-delay', kind: 'rebalance-delay', repeatable: false }
+  { key: 'rebalanceDelayMs', flag: 'rebalance-delay', kind: 'rebalance-delay', repeatable: false },
+  { key: 'uploadLimitMbit', flag: 'upload-limit', kind: 'mbit', repeatable: false },
+  { key: 'uploadSlots', flag: 'upload-slots', kind: 'slots', repeatable: false },
+  { key: 'fetchFrom', flag: 'fetch-from', kind: 'fetch-from', repeatable: false }
 ]
 
 /** The rings a bootstrap makes unless --ring says otherwise (swift-ring-builder create 10 3 1). */
@@ -177,7 +186,7 @@ function parseScalar (spec: FieldSpec, field: string, value: unknown, base: stri
     if (typeof value === 'string' && /^(0|false|no|off)$/i.test(value)) return false
     throw new ConfigError(field, 'expected true or false')
   }
-  if (typeof value === 'number' && ['region', 'zone', 'port', 'hook-timeout', 'dead-after', 'keep-epochs', 'rebalance-delay'].includes(spec.kind)) {
+  if (typeof value === 'number' && ['region', 'zone', 'port', 'hook-timeout', 'dead-after', 'keep-epochs', 'rebalance-delay', 'mbit', 'slots'].includes(spec.kind)) {
     value = String(value)
   }
   if (typeof value !== 'string') throw new ConfigError(field, `expected a string, got ${JSON.stringify(value)}`)
@@ -224,6 +233,16 @@ function parseScalar (spec: FieldSpec, field: string, value: unknown, base: stri
       return parseInteger(field, value, 1, 1000)
     case 'rebalance-delay':
       return parseInteger(field, value, 0, 600_000)
+    case 'mbit': {
+      const n = value.trim() === '' ? Number.NaN : Number(value)
+      if (!Number.isFinite(n) || n <= 0 || n > 1_000_000) throw new ConfigError(field, `expected Mbit/s in (0, 1000000], got ${JSON.stringify(value)}`)
+      return n
+    }
+    case 'slots':
+      return parseInteger(field, value, 1, 1024)
+    case 'fetch-from':
+      if (value !== 'swarm' && value !== 'coordinator') throw new ConfigError(field, `must be swarm or coordinator, got ${JSON.stringify(value)}`)
+      return value
   }
   throw new ConfigError(field, 'unsupported setting')
 }
@@ -303,6 +322,9 @@ export function resolveConfig (sources: ConfigSources): AgentConfig {
     removeDeadAfterS: 600,
     keepEpochs: 3,
     rebalanceDelayMs: 500,
+    uploadLimitMbit: undefined,
+    uploadSlots: 2,
+    fetchFrom: 'swarm',
     configFile
   }
 

@@ -7,6 +7,7 @@ import type { RingDefinition } from '../protocol/map/plan.js'
 import { EpochError } from '../protocol/map/epoch-types.js'
 import { BlobStore } from './blob-store.js'
 import { cleanRingDir } from './installer.js'
+import { tokenBucket } from './net/rate-limit.js'
 import type { Component, DaemonContext } from './daemon.js'
 import type { Logger } from './log.js'
 import { registerMapCommands } from './map-commands.js'
@@ -68,6 +69,11 @@ export class MapComponent implements Component {
       log: this.log,
       quietMs: config.rebalanceDelayMs,
       removeDeadAfterMs: config.removeDeadAfterS * 1000,
+      fetchFrom: config.fetchFrom,
+      serve: {
+        maxUploadPeers: config.uploadSlots,
+        ...(config.uploadLimitMbit !== undefined ? { uploadLimiter: tokenBucket({ bytesPerSecond: config.uploadLimitMbit * 125_000 }) } : {})
+      },
       ...this.opts.service
     })
     const svc = this.svc

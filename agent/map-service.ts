@@ -22,7 +22,7 @@ import {
   decodeMapMessage, decodeMapPullRequest, decodeRingSetRequest, decodeRingSetResponse, encodeMapMessage, encodeMapPullRequest,
   encodeRingSetRequest, encodeRingSetResponse, MAP_PULL_PROTOCOL, MAP_TOPIC, MAX_MAP_MESSAGE_BYTES, RING_SET_PROTOCOL
 } from './map-wire.js'
-import { serveBlobs, type BlobServer, type BlobSource } from './net/blob-protocol.js'
+import { serveBlobs, type BlobServer, type BlobServerOptions, type BlobSource } from './net/blob-protocol.js'
 import { HandlerError, ProtocolError } from './net/errors.js'
 import { openGossipTopic, type GossipTopic } from './net/gossip-topic.js'
 import { sendRequest, serveRequestResponse, type RequestResponseServer, type StreamNode } from './net/request-response.js'
@@ -71,6 +71,13 @@ export interface MapServiceOptions {
   syncGraceMs?: number
   /** Serve blobs from this source instead of the store (tests: a corrupting peer). */
   blobSource?: BlobSource
+  /** Upload settings of the blob server: a bandwidth cap (operators) and upload slots. */
+  serve?: Pick<BlobServerOptions, 'uploadLimiter' | 'maxUploadPeers'>
+  /**
+   * Where blobs are fetched from: `swarm` (default), any member that advertises them;
+   * `coordinator`, only the map's coordinator (a star, for comparison in benchmarks).
+   */
+  fetchFrom?: 'swarm' | 'coordinator'
   fetchTuning?: Pick<SwarmFetchOptions, 'chunkBytes' | 'parallel' | 'perHolderParallel' | 'chunkTimeoutMs' | 'stallTimeoutMs'>
   /** Deadline for a forwarded ring set (default 60 s). */
   ringSetTimeoutMs?: number
@@ -164,7 +171,7 @@ export class MapService {
   static async start (opts: MapServiceOptions): Promise<MapService> {
     const svc = new MapService(opts)
     await svc.restore()
-    svc.blobServer = await serveBlobs(opts.node, opts.blobSource ?? opts.store)
+    svc.blobServer = await serveBlobs(opts.node, opts.blobSource ?? opts.store, opts.serve ?? {})
     svc.ringSetServer = await serveRequestResponse(opts.node, RING_SET_PROTOCOL, async (req, from) => await svc.handleRingSet(req, from), { timeoutMs: opts.ringSetTimeoutMs ?? 60_000, maxRequestBytes: 1024 })
     svc.mapPullServer = await serveRequestResponse(opts.node, MAP_PULL_PROTOCOL, async (req, from) => await svc.handleMapPull(req, from), { timeoutMs: 10_000, maxRequestBytes: 64 })
     svc.topic = openGossipTopic(opts.node.services.pubsub, MAP_TOPIC, {
@@ -633,6 +640,7 @@ export class MapService {
   // ---- holders -------------------------------------------------------------------------
 
   private holdersOf (cid: string): string[] {
+    if (this.opts.fetchFrom === 'coordinator') return [] // the map's coordinator comes as a hint
     // swarmFetch asks per chunk; a view copy per call would cost O(N) each time.
     const t = this.now()
     if (this.viewCache === undefined || t - this.viewCache.at > 200) this.viewCache = { at: t, view: this.opts.membership.view() }

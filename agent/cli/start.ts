@@ -28,6 +28,9 @@ export const START_OPTIONS = {
   'remove-dead-after': { type: 'string' },
   'keep-epochs': { type: 'string' },
   'rebalance-delay': { type: 'string' },
+  'upload-limit': { type: 'string' },
+  'upload-slots': { type: 'string' },
+  'fetch-from': { type: 'string' },
   'print-config': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -70,6 +73,10 @@ Rings:
   --rebalance-delay MS    quiet window before the coordinator rebalances (default 500)
   --remove-dead-after S   devices of a dead member stay S seconds (default 600)
   --keep-epochs K         keep the blobs of the last K epochs (default 3)
+  --upload-limit MBIT     cap the bandwidth used to serve ring blobs to peers (Mbit/s)
+  --upload-slots N        peers served at once (default 2: early finishers serve others)
+  --fetch-from MODE       swarm (default): fetch from any holder; coordinator: only
+                          from the coordinator (a star; for comparisons)
   -h, --help              this help
 `
 
