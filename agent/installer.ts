@@ -41,6 +41,12 @@ export interface InstalledRecord {
   rings: Record<string, string>
   /** Unix ms. */
   installedAt: number
+  /**
+   * Rings whose change the hook has not yet been told of: set before the hook runs,
+   * cleared once it has finished. A crash in between leaves it set, and the next
+   * start runs the hook again (resumeHook), so each epoch's hook runs at least once.
+   */
+  hookPending?: string[]
 }
 
 export const INSTALLED_FILE = 'installed.json'
@@ -143,7 +149,15 @@ export async function readInstalled (dataDir: string): Promise<InstalledRecord |
   for (const [name, cid] of Object.entries(rec.rings)) {
     if (!RING_NAME.test(name) || blobCidDigest(cid) === undefined) bad(`bad ring entry ${name}`)
   }
-  return { version: 1, epoch: rec.epoch, ...(rec.mapHash !== undefined ? { mapHash: rec.mapHash } : {}), rings: { ...rec.rings }, installedAt: rec.installedAt }
+  if (rec.hookPending !== undefined && (!Array.isArray(rec.hookPending) || !rec.hookPending.every(n => typeof n === 'string' && RING_NAME.test(n)))) bad('bad hookPending')
+  return {
+    version: 1,
+    epoch: rec.epoch,
+    ...(rec.mapHash !== undefined ? { mapHash: rec.mapHash } : {}),
+    rings: { ...rec.rings },
+    installedAt: rec.installedAt,
+    ...(rec.hookPending !== undefined ? { hookPending: [...rec.hookPending] } : {})
+  }
 }
 
 export async function writeInstalled (dataDir: string, record: InstalledRecord): Promise<void> {
@@ -173,27 +187,52 @@ export interface InstallEpochResult {
  * Installs the rings, records the epoch durably, then runs the hook with
  * RINGLEADER_EPOCH, RINGLEADER_RING_DIR, RINGLEADER_RINGS (all names) and
  * RINGLEADER_CHANGED (names whose file changed). The hook runs at least once per
- * epoch: a crash before the record is written repeats the install and the hook.
+ * epoch: a crash before the record is written repeats the install and the hook,
+ * and a crash while the hook runs leaves `hookPending` for resumeHook at the next start.
  */
 export async function installEpoch (opts: InstallEpochOptions): Promise<InstallEpochResult> {
   const previous = await readInstalled(opts.dataDir).catch(() => undefined)
   const install = await installRings(opts.ringDir, opts.rings, opts.epoch)
+  const runsHook = opts.hook !== undefined && (install.written.length > 0 || previous?.epoch !== opts.epoch)
+  // A hook still owed for the previous epoch is folded into this run.
+  const changed = [...new Set([...(previous?.hookPending ?? []), ...install.written])].filter(n => opts.rings.some(r => r.name === n))
   const record: InstalledRecord = {
     version: 1,
     epoch: opts.epoch,
     ...(opts.mapHash !== undefined ? { mapHash: opts.mapHash } : {}),
     rings: Object.fromEntries(opts.rings.map(r => [r.name, blobCid(r.bytes)])),
-    installedAt: opts.now
+    installedAt: opts.now,
+    ...(runsHook ? { hookPending: changed } : {})
   }
   await writeInstalled(opts.dataDir, record)
   const result: InstallEpochResult = { install, record }
-  if (opts.hook !== undefined && (install.written.length > 0 || previous?.epoch !== opts.epoch)) {
-    result.hook = await runHook(opts.hook.cmd, {
-      RINGLEADER_EPOCH: String(opts.epoch),
-      RINGLEADER_RING_DIR: opts.ringDir,
-      RINGLEADER_RINGS: opts.rings.map(r => r.name).join(','),
-      RINGLEADER_CHANGED: install.written.join(',')
-    }, opts.hook.timeoutMs)
+  if (runsHook && opts.hook !== undefined) {
+    result.hook = await runHookFor(opts.hook, record, opts.ringDir, changed)
+    const { hookPending: _done, ...rest } = record
+    result.record = rest
+    await writeInstalled(opts.dataDir, rest)
   }
+  return result
+}
+
+function runHookFor (hook: { cmd: string, timeoutMs: number }, record: InstalledRecord, ringDir: string, changed: readonly string[]): Promise<HookResult> {
+  return runHook(hook.cmd, {
+    RINGLEADER_EPOCH: String(record.epoch),
+    RINGLEADER_RING_DIR: ringDir,
+    RINGLEADER_RINGS: Object.keys(record.rings).join(','),
+    RINGLEADER_CHANGED: changed.join(',')
+  }, hook.timeoutMs)
+}
+
+/**
+ * At start: if the last install's hook never finished (a crash or kill while it ran),
+ * runs it again for the installed epoch. Returns its result, or undefined when none was owed.
+ */
+export async function resumeHook (opts: { dataDir: string, ringDir: string, hook?: { cmd: string, timeoutMs: number } }): Promise<HookResult | undefined> {
+  const record = await readInstalled(opts.dataDir)
+  if (record?.hookPending === undefined) return undefined
+  const { hookPending, ...rest } = record
+  const result = opts.hook !== undefined ? await runHookFor(opts.hook, record, opts.ringDir, hookPending) : undefined
+  await writeInstalled(opts.dataDir, rest)
   return result
 }

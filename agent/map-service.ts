@@ -13,7 +13,7 @@ import { EpochError, type BuildRequest, type EpochEvent, type EpochViewMember, t
 import { decodeMap, encodeMap, mapHash, type ClusterMap } from '../protocol/map/map.js'
 import type { RingDefinition } from '../protocol/map/plan.js'
 import type { BlobStore } from './blob-store.js'
-import { installEpoch, readInstalled } from './installer.js'
+import { installEpoch, readInstalled, resumeHook } from './installer.js'
 import type { Logger } from './log.js'
 import { BlobFetcher } from './map-blobs.js'
 import { runBuild } from './map-build.js'
@@ -592,6 +592,13 @@ export class MapService {
 
   private async restore (): Promise<void> {
     const rec = await readInstalled(this.opts.dataDir).catch((err: unknown) => { this.log?.warn('installed.json unreadable; starting without a map', { err: String(err) }); return undefined })
+    if (rec?.hookPending !== undefined) {
+      // The last hook never finished (a crash while it ran): run it again, ahead of any new install.
+      this.installChain = this.installChain.then(async () => {
+        const h = await resumeHook({ dataDir: this.opts.dataDir, ringDir: this.opts.ringDir, ...(this.opts.hook !== undefined ? { hook: this.opts.hook } : {}) })
+        if (h !== undefined) this.log?.[h.ok ? 'info' : 'warn']('hook re-run after an interrupted install', { epoch: rec.epoch, ...h })
+      }).catch((err: unknown) => { this.log?.warn('re-running the interrupted hook failed', { err: String(err) }) })
+    }
     if (rec?.mapHash === undefined) return
     try {
       const map = decodeMap(await this.opts.store.get(rec.mapHash))

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cleanRingDir, installEpoch, InstallError, installRings, readInstalled } from '../agent/installer.js'
+import { cleanRingDir, installEpoch, InstallError, installRings, readInstalled, resumeHook } from '../agent/installer.js'
 import { runHook } from '../agent/hook-runner.js'
 import { blobCid } from '../protocol/map/blob-cid.js'
 
@@ -109,6 +109,38 @@ test('installEpoch records the epoch durably and runs the hook with its environm
   } catch (err) {
     assert.is((err as InstallError).code, 'INSTALLED_CORRUPT')
   }
+})
+
+test('kill -9 while the hook runs: the next start runs the hook again for that epoch (at least once)', async () => {
+  const dataDir = await freshDir()
+  const ringDir = join(dataDir, 'rings')
+  const marks = join(dataDir, 'marks.txt')
+  const started = join(dataDir, 'started')
+  // The child installs epoch 7 and runs a hook that marks its start, then hangs.
+  const installer = fileURLToPath(new URL('../agent/installer.js', import.meta.url))
+  const script = `const { installEpoch } = await import(${JSON.stringify(installer)})
+await installEpoch({ dataDir: ${JSON.stringify(dataDir)}, ringDir: ${JSON.stringify(ringDir)}, epoch: 7, now: 1,
+  rings: [{ name: 'object', bytes: Buffer.from('seven') }],
+  hook: { cmd: 'touch ${started}; sleep 30; echo never >> ${marks}', timeoutMs: 60000 } })`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore', detached: true })
+  const deadline = Date.now() + 10_000
+  while (!(await stat(started).then(() => true, () => false))) {
+    assert.ok(Date.now() < deadline, 'the hook started')
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  process.kill(-(child.pid as number), 'SIGKILL') // the agent and its hook die together
+  await new Promise(resolve => child.once('exit', resolve))
+  const rec = await readInstalled(dataDir)
+  assert.is(rec?.epoch, 7)
+  assert.equal(rec?.hookPending, ['object'])
+
+  const hook = { cmd: `echo "$RINGLEADER_EPOCH $RINGLEADER_CHANGED" >> ${JSON.stringify(marks)}`, timeoutMs: 5000 }
+  const again = await resumeHook({ dataDir, ringDir, hook })
+  assert.ok(again?.ok)
+  assert.is(await readFile(marks, 'utf8'), '7 object\n')
+  assert.is((await readInstalled(dataDir))?.hookPending, undefined)
+  assert.is(await resumeHook({ dataDir, ringDir, hook }), undefined, 'owed once, run once')
+  assert.is(await readFile(marks, 'utf8'), '7 object\n')
 })
 
 test('hook failure is reported with its exit code and output tail', async () => {
