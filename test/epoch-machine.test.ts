@@ -141,6 +141,41 @@ test('only the coordinator builds', () => {
   assert.throws(() => b.m.requestRingSet(RINGS[0], 2000), (e: unknown) => e instanceof EpochError && e.code === 'NOT_COORDINATOR')
 })
 
+/** Drives `n` the way the shell's timer does: tick at nextDeadline() (+1 ms) until `to`; returns the wakeups. */
+function wakeups (n: Node, from: number, to: number): number {
+  let t = from
+  let count = 0
+  for (;;) {
+    const at = n.m.nextDeadline()
+    if (at === undefined) return count
+    t = Math.max(t, at) + 1
+    if (t > to) return count
+    n.step(t)
+    count++
+    if (count > 1000) return count
+  }
+}
+
+test('a deadline the node cannot act on does not wake it again and again (no busy timer)', () => {
+  const { a, map1 } = bootstrapped([A, B, C])
+  // No map yet, membership churning: nothing to wait for.
+  const c = new Node(C)
+  c.view([member(A), member(B), member(C)], 0)
+  c.view([member(A), member(B), member(C), member(D)], 5)
+  assert.ok(wakeups(c, 5, 10_000) <= 2, 'a node without a map is quiet')
+  // A non-coordinator holding the map: a join is not its to plan.
+  const b = new Node(B)
+  b.view([member(A, {}, 1, true), member(B), member(C)], 10)
+  b.receive(map1, 10)
+  b.view([member(A, {}, 1, true), member(B, {}, 1, true), member(C), member(D)], 20)
+  assert.ok(wakeups(b, 20, 10_000) <= 2, 'a non-coordinator is quiet')
+  // The coordinator wakes once for the quiet window, builds, and is quiet again.
+  a.view([A, B, C, D].map(id => member(id, {}, 1, true)), 20)
+  const w = wakeups(a, 20, 10_000)
+  assert.ok(w >= 1 && w <= 4, `coordinator wakeups: ${w}`)
+  assert.is(a.builds.length, 2, 'the join made one build')
+})
+
 test('a node missing from its own membership view never coordinates or bootstraps', () => {
   const { map1 } = bootstrapped([A, B, C])
   const a = new Node(A) // a fresh machine with the lowest id, not in the view

@@ -122,11 +122,20 @@ export class EpochMachine {
   /** When tick() has something to do next if no other input arrives; undefined for never. */
   nextDeadline (): number | undefined {
     const at: number[] = []
-    const q = this.quiet.dueAt()
-    if (q !== undefined) at.push(q)
-    if (this.retryPlanAt !== undefined) at.push(this.retryPlanAt)
+    // Plan deadlines count only while this node could plan: a passed deadline it cannot
+    // act on would wake the shell at once, again and again. Whatever makes planning
+    // possible (an install, a coordinator change) comes with a pump that re-reads this.
+    if (this.canPlan()) {
+      const q = this.quiet.dueAt()
+      if (q !== undefined) at.push(q)
+      if (this.retryPlanAt !== undefined) at.push(this.retryPlanAt)
+      if (this.ringSets.length > 0) at.push(this.lastNow)
+    }
+    if (this.bootstrapDefs !== undefined && this.building === undefined) at.push(this.lastNow)
     if (this.fetchRetryAt !== undefined) at.push(this.fetchRetryAt)
-    if (!this.caughtUp && this.restoredAt !== undefined) at.push(this.restoredAt + this.cfg.syncGraceMs)
+    // Once the grace has passed, only a newer map or a peer's report ends the syncing.
+    const graceEnds = this.restoredAt === undefined ? undefined : this.restoredAt + this.cfg.syncGraceMs
+    if (!this.caughtUp && graceEnds !== undefined && graceEnds > this.lastNow) at.push(graceEnds)
     for (const m of this.view) {
       const expiry = m.statusSince + this.cfg.removeDeadAfterMs
       if (m.status === 'dead' && expiry > this.lastNow) at.push(expiry)
@@ -479,6 +488,12 @@ export class EpochMachine {
     return this.view.map(m => ({ id: m.id, status: m.id === this.cfg.selfId && this.selfMember ? 'alive' : m.status, meta: m.meta, statusSince: m.statusSince }))
   }
 
+  /** Coordinator, no build running, and the current map installed here (plans start from its builder state). */
+  private canPlan (): boolean {
+    return this.building === undefined && this.current !== undefined && this.currentHash !== undefined &&
+      this.installedHash === this.currentHash && this.devicesByHash.has(this.currentHash) && this.isCoordinator()
+  }
+
   private maybePlan (now: number): void {
     if (this.building !== undefined) return
     if (this.bootstrapDefs !== undefined) {
@@ -489,11 +504,11 @@ export class EpochMachine {
     }
     const cur = this.current
     const curHash = this.currentHash
-    if (cur === undefined || curHash === undefined) return
+    if (cur === undefined || curHash === undefined || !this.canPlan()) return
     const planned = this.quiet.due(now) || this.ringSets.length > 0 || (this.retryPlanAt !== undefined && now >= this.retryPlanAt)
-    if (!planned || !this.isCoordinator()) return
+    if (!planned) return
     const devices = this.devicesByHash.get(curHash)
-    if (this.installedHash !== curHash || devices === undefined) return // plan only from a map we hold
+    if (devices === undefined) return
     this.quiet.clear()
     this.retryPlanAt = undefined
     const defs = new Map<string, RingDefinition>()
