@@ -8,11 +8,17 @@ import type { Component } from './daemon.js'
 import { MapComponent } from './map-component.js'
 import { MembershipService } from './membership/service.js'
 
-export function defaultComponents (_config: AgentConfig): Component[] {
+export function defaultComponents (config: AgentConfig): Component[] {
   // The first follow-up push-pull comes at 100 ms instead of the core's 250 ms: a
   // joiner that the seed's gossip of a concurrent joiner missed (its subscription
   // was not yet known) catches up sooner; one extra push-pull per join is cheap.
-  const membership = new MembershipService({ core: { joinFollowUps: [100, 300, 1000, 3000] } })
+  const probe = config.probeIntervalMs
+  const membership = new MembershipService({
+    core: {
+      joinFollowUps: [100, 300, 1000, 3000],
+      ...(probe !== undefined ? { probeInterval: probe, probeTimeout: Math.floor(probe / 2) } : {})
+    }
+  })
   // The map service reads membership through its MembershipPort and advertises epoch,
   // readiness and held blobs in this node's meta.
   return [membership, new MapComponent(membership)]

@@ -50,6 +50,8 @@ export interface AgentConfig {
   uploadSlots: number
   /** Fetch blobs from any holder (swarm) or only from the coordinator (a star, for comparisons). */
   fetchFrom: 'swarm' | 'coordinator'
+  /** SWIM probe period T in ms (undefined: the membership default, 200); the direct-ack timeout is T/2. */
+  probeIntervalMs: number | undefined
   /** The config file that was read, if any. */
   configFile: string | undefined
 }
@@ -69,7 +71,7 @@ export const DEFAULT_DEVICE_WEIGHT = 100
 export type FlagValues = Record<string, string | boolean | Array<string | boolean> | undefined>
 
 type Kind = 'path' | 'listen' | 'join' | 'level' | 'format' | 'command' | 'region' | 'zone' | 'ip' | 'port' | 'devices' | 'bool' |
-  'ring' | 'hook-timeout' | 'dead-after' | 'keep-epochs' | 'rebalance-delay' | 'mbit' | 'slots' | 'fetch-from'
+  'ring' | 'hook-timeout' | 'dead-after' | 'keep-epochs' | 'rebalance-delay' | 'mbit' | 'slots' | 'fetch-from' | 'probe-interval'
 
 interface FieldSpec { key: keyof AgentConfig, flag: string, kind: Kind, repeatable: boolean }
 
@@ -94,7 +96,8 @@ const FIELDS: FieldSpec[] = [
   { key: 'rebalanceDelayMs', flag: 'rebalance-delay', kind: 'rebalance-delay', repeatable: false },
   { key: 'uploadLimitMbit', flag: 'upload-limit', kind: 'mbit', repeatable: false },
   { key: 'uploadSlots', flag: 'upload-slots', kind: 'slots', repeatable: false },
-  { key: 'fetchFrom', flag: 'fetch-from', kind: 'fetch-from', repeatable: false }
+  { key: 'fetchFrom', flag: 'fetch-from', kind: 'fetch-from', repeatable: false },
+  { key: 'probeIntervalMs', flag: 'probe-interval', kind: 'probe-interval', repeatable: false }
 ]
 
 /** The rings a bootstrap makes unless --ring says otherwise (swift-ring-builder create 10 3 1). */
@@ -186,7 +189,7 @@ function parseScalar (spec: FieldSpec, field: string, value: unknown, base: stri
     if (typeof value === 'string' && /^(0|false|no|off)$/i.test(value)) return false
     throw new ConfigError(field, 'expected true or false')
   }
-  if (typeof value === 'number' && ['region', 'zone', 'port', 'hook-timeout', 'dead-after', 'keep-epochs', 'rebalance-delay', 'mbit', 'slots'].includes(spec.kind)) {
+  if (typeof value === 'number' && ['region', 'zone', 'port', 'hook-timeout', 'dead-after', 'keep-epochs', 'rebalance-delay', 'mbit', 'slots', 'probe-interval'].includes(spec.kind)) {
     value = String(value)
   }
   if (typeof value !== 'string') throw new ConfigError(field, `expected a string, got ${JSON.stringify(value)}`)
@@ -240,6 +243,8 @@ function parseScalar (spec: FieldSpec, field: string, value: unknown, base: stri
     }
     case 'slots':
       return parseInteger(field, value, 1, 1024)
+    case 'probe-interval':
+      return parseInteger(field, value, 20, 60_000)
     case 'fetch-from':
       if (value !== 'swarm' && value !== 'coordinator') throw new ConfigError(field, `must be swarm or coordinator, got ${JSON.stringify(value)}`)
       return value
@@ -325,6 +330,7 @@ export function resolveConfig (sources: ConfigSources): AgentConfig {
     uploadLimitMbit: undefined,
     uploadSlots: 2,
     fetchFrom: 'swarm',
+    probeIntervalMs: undefined,
     configFile
   }
 

@@ -2,18 +2,23 @@
 // rebalance needs (params, device slots, rows, move ages), so any coordinator can
 // continue from the last ring with minimal movement.
 //
-// Layout: cbor map { kind: 'ringleader-builder', v: 1, sum: sha256(body), body }, where
-// body is the cbor of the state with rows as little-endian uint16 bytes. The checksum
+// Layout: cbor map { kind: 'ringleader-builder', v: 2, sum: sha256(body), body: deflate(body) },
+// where body is the cbor of the state with rows as little-endian uint16 bytes. v1 (still
+// read) stored the body uncompressed; deflate takes a 2^20-partition state from 7.4 MB
+// to about the size of its ring.gz, and every node fetches it each epoch. The checksum
 // catches corruption that still parses; decoding then checks every field against the
 // others (row lengths from partPower and replicas, ids in range, ages per partition).
 import { createHash } from 'node:crypto'
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { decode, encode } from 'cbor-x'
 import { RingBuildError } from './errors.js'
 import { deviceKey, describeDevice, validateDeviceFields, validateParams, MAX_DEVICE_ID, MAX_WORKING_BYTES } from './builder-validate.js'
 import type { BuildParams, BuilderState, RingDevice } from './types.js'
 
 const KIND = 'ringleader-builder'
-const VERSION = 1
+/** The encoding's version (v in the blob); the in-memory BuilderState stays version 1. */
+const VERSION = 2
+const STATE_VERSION = 1
 const NO_DEVICE = 0xffff
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
@@ -76,7 +81,7 @@ function isTimestamp (v: unknown): v is number {
 /** Checks a state's fields against each other; throws RingBuildError('bad-state'). */
 export function validateBuilderState (state: BuilderState): void {
   if (!isRecord(state)) bad('not an object')
-  if (state.version !== VERSION) bad(`unsupported version ${String(state.version)}`)
+  if (state.version !== STATE_VERSION) bad(`unsupported version ${String(state.version)}`)
   try {
     validateParams(state.params)
   } catch (err) {
@@ -126,7 +131,16 @@ export function encodeBuilderState (state: BuilderState): Uint8Array {
     rebalancedAt: state.rebalancedAt,
     agedAt: state.agedAt
   })
-  return new Uint8Array(encode({ kind: KIND, v: VERSION, sum: digest(body), body }))
+  return new Uint8Array(encode({ kind: KIND, v: VERSION, sum: digest(body), body: deflateRawSync(body, { level: 6 }) }))
+}
+
+function inflateBody (bytes: Uint8Array): Uint8Array {
+  try {
+    // Bounded: a small hostile blob must not inflate into gigabytes.
+    return inflateRawSync(bytes, { maxOutputLength: MAX_WORKING_BYTES })
+  } catch (err) {
+    return bad(`body does not inflate (truncated, corrupt or too large): ${(err as Error).message}`)
+  }
 }
 
 function bytesField (record: Record<string, unknown>, key: string, what: string): Uint8Array {
@@ -156,9 +170,10 @@ export function decodeBuilderState (bytes: Uint8Array): BuilderState {
   const outer = decodeCbor(bytes, 'blob')
   if (!isRecord(outer)) bad('not a ringleader builder state')
   if (outer.kind !== KIND) bad(`not a ringleader builder state (kind ${JSON.stringify(outer.kind)})`)
-  if (outer.v !== VERSION) bad(`unsupported version ${String(outer.v)} (this build reads ${VERSION})`)
+  if (outer.v !== 1 && outer.v !== VERSION) bad(`unsupported version ${String(outer.v)} (this build reads 1 and ${VERSION})`)
   checkKeys(outer, ['kind', 'v', 'sum', 'body'], [], 'blob')
-  const body = bytesField(outer, 'body', 'body')
+  const stored = bytesField(outer, 'body', 'body')
+  const body = outer.v === 1 ? stored : inflateBody(stored)
   if (!sameBytes(bytesField(outer, 'sum', 'sum'), digest(body))) bad('checksum mismatch: the blob is corrupt')
   const inner = decodeCbor(body, 'body')
   if (!isRecord(inner)) bad('body is not a map')
@@ -172,7 +187,7 @@ export function decodeBuilderState (bytes: Uint8Array): BuilderState {
     return bytesToRow(row)
   })
   const state: BuilderState = {
-    version: VERSION,
+    version: STATE_VERSION,
     params: inner.params as unknown as BuildParams,
     devs: inner.devs.map(decodeDevice),
     rows,

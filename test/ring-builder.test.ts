@@ -5,6 +5,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { rebalance, ringStats, RingBuildError, type RingBuildErrorCode } from '../ring/builder.js'
 import { decodeBuilderState, encodeBuilderState } from '../ring/state.js'
+import { decode as decodeCbor, encode as encodeCbor } from 'cbor-x'
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import type { BuildParams, DeviceSpec, RebalanceResult, RingData } from '../ring/types.js'
 
 const HOUR = 3_600_000
@@ -492,6 +494,20 @@ test('builder state: round trip, then continue identically; corrupt or truncated
   expectCode(() => rebalance({ params: first.state.params, devices, previous: badId, now: 0 }), 'bad-state', /device 999/)
   const badAges = { ...first.state, lastMoveHours: new Uint8Array(3) }
   expectCode(() => encodeBuilderState(badAges), 'bad-state', /lastMoveHours/)
+})
+
+test('builder state v2 is deflated; v1 blobs (uncompressed body) still read; an inflate bomb is refused', () => {
+  const devices = uniformCluster({ regions: 1, zones: 3, hosts: 2, disks: 2, weight: () => 100 })
+  const built = rebalance({ params: params({ partPower: 12 }), devices, now: HOUR })
+  const v2 = encodeBuilderState(built.state)
+  const outer = decodeCbor(v2) as { kind: string, v: number, sum: Uint8Array, body: Uint8Array }
+  assert.is(outer.v, 2)
+  const body = inflateRawSync(outer.body)
+  assert.ok(outer.body.length < body.length, 'the body is compressed')
+  const v1 = encodeCbor({ kind: outer.kind, v: 1, sum: outer.sum, body })
+  assert.equal(decodeBuilderState(v1), built.state)
+  const bomb = encodeCbor({ kind: outer.kind, v: 2, sum: outer.sum, body: deflateRawSync(Buffer.alloc(800 << 20)) })
+  expectCode(() => decodeBuilderState(bomb), 'bad-state', /does not inflate/)
 })
 
 test('the builder is pure: timing only through an injected clock', () => {

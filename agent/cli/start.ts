@@ -31,6 +31,7 @@ export const START_OPTIONS = {
   'upload-limit': { type: 'string' },
   'upload-slots': { type: 'string' },
   'fetch-from': { type: 'string' },
+  'probe-interval': { type: 'string' },
   'print-config': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -53,6 +54,8 @@ Precedence: flag > environment > config file > default.
 Cluster:
   --join PEER             a peer to join through (multiaddr or host:port), repeatable;
                           retried with backoff until one answers
+  --probe-interval MS     failure-detector probe period (default 200: a failure is
+                          seen in ~3 s; larger means less traffic and slower detection)
   --region N, --zone N    this node's Swift region and zone (0-65535, default 1)
   --storage-ip IP         this node's Swift storage address (default 127.0.0.1)
   --storage-port PORT     this node's Swift storage port (1-65535, default 6200)
