@@ -48,8 +48,9 @@ async function waitForStatus (node: DevNode, deadline: number): Promise<Record<s
     if (node.child.exitCode !== null) throw new Error(`node ${node.index} exited with code ${node.child.exitCode}; see ${join(node.dataDir, 'agent.log')}`)
     try {
       const status = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as Record<string, unknown>
-      // The socket answers before the libp2p node is up; its id and addresses come after.
-      if (typeof status.nodeId === 'string') return status
+      // The socket answers before the libp2p node and the components are up (their
+      // commands, e.g. bootstrap, come with them); the state leaves `starting` after.
+      if (typeof status.nodeId === 'string' && status.state !== 'starting') return status
       lastError = new Error('the node has not started yet')
       await new Promise(resolve => setTimeout(resolve, 100))
     } catch (err) {

@@ -11,6 +11,11 @@
 // Then (swarm, first size only): one node stops, misses --missed epochs, restarts;
 // time until it is ready at the newest epoch.
 //
+// Each node has ceil(1000 / N) devices, so the ring has ~1000 like Swift's 2^20 figure
+// (a ~4.7 MB ring.gz; fewer devices compress far better). Agents run with
+// --probe-interval 1000: at the default 200 ms, 50 agents' probing alone needs more
+// than the 2 cores here, and overload shows up as false failures.
+//
 //   node build/bench/map-epoch.js [--nodes 20,50] [--upload-limit 50] [--part-power 20] [--missed 10] [--modes swarm,star]
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -27,7 +32,8 @@ const { values } = parseArgs({
     'upload-limit': { type: 'string', default: '50' },
     'part-power': { type: 'string', default: '20' },
     missed: { type: 'string', default: '10' },
-    modes: { type: 'string', default: 'swarm,star' }
+    modes: { type: 'string', default: 'swarm,star' },
+    'probe-interval': { type: 'string', default: '1000' }
   }
 })
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../agent/cli.js')
@@ -58,13 +64,14 @@ interface Node { index: number, dataDir: string, socket: string, child: ChildPro
 class Cluster {
   readonly nodes: Node[] = []
   private base = ''
-  constructor (readonly mode: 'swarm' | 'star') {}
+  constructor (readonly mode: 'swarm' | 'star', readonly size: number) {}
 
   args (index: number, seed: string | undefined): string[] {
     return [
       '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error',
       '--zone', String((index % 5) + 1), '--storage-ip', '127.0.0.1', '--storage-port', String(6000 + index),
-      '--device', 'sdb:100',
+      ...Array.from({ length: Math.ceil(1000 / this.size) }, (_, d) => ['--device', `d${d}:100`]).flat(),
+      '--probe-interval', values['probe-interval'],
       '--on-change', 'echo "$RINGLEADER_EPOCH $(date +%s%3N)" >> "$RINGLEADER_RING_DIR/../hook.log"',
       '--rebalance-delay', String(REBALANCE_DELAY_MS),
       ...(uploadMbit > 0 ? ['--upload-limit', String(uploadMbit)] : []),
@@ -173,7 +180,7 @@ async function restartAfterMissing (cluster: Cluster, epoch: number): Promise<{ 
 const results: unknown[] = []
 for (const n of sizes) {
   for (const mode of modes) {
-    const cluster = new Cluster(mode)
+    const cluster = new Cluster(mode, n)
     try {
       const t = Date.now()
       await cluster.start(n)
