@@ -132,6 +132,8 @@ export class MapService {
   private stopped = false
   /** Blobs of builds and fetches in progress: gc must not take them before they are pinned. */
   private readonly protect = new Set<string>()
+  /** Blobs of the map being fetched that are verified and in the store (advertised in meta). */
+  private verified = new Set<string>()
   private installChain: Promise<void> = Promise.resolve()
   private lastMeta = ''
   private readonly ringSetWaiters = new Map<number, Waiter<number>>()
@@ -459,6 +461,9 @@ export class MapService {
       holds.push(hash)
       for (const name of Object.keys(map.rings).sort()) holds.push(map.rings[name].cid, map.rings[name].builderCid)
     }
+    // Blobs of the map being fetched, each advertised as soon as it is verified: a
+    // swarm needs early finishers to serve, not only nodes that installed everything.
+    for (const cid of this.verified) if (!holds.includes(cid)) holds.push(cid)
     const meta = { epoch: r.epoch, ready: r.state === 'ready', holds: holds.slice(0, 64) }
     const key = JSON.stringify(meta)
     if (key === this.lastMeta) return
@@ -533,9 +538,17 @@ export class MapService {
     const hints = [map.coordinator]
     const sizes = new Map<string, number>()
     for (const e of Object.values(map.rings)) if (e.size !== undefined) sizes.set(e.cid, e.size)
+    // Only the newest map's blobs are advertised before install.
+    this.verified = new Set()
+    const advertise = (cid: string): void => {
+      if (this.stopped || this.machine.currentMapHash() !== hash) return
+      this.verified.add(cid)
+      this.updateMeta(this.machine.readiness())
+    }
     const work = async (): Promise<void> => {
       await this.opts.store.put(encodeMap(map), hash)
-      await Promise.all(cids.map(async cid => { await this.fetcher.fetch(cid, sizes.get(cid), hints) }))
+      advertise(hash)
+      await Promise.all(cids.map(async cid => { await this.fetcher.fetch(cid, sizes.get(cid), hints); advertise(cid) }))
     }
     work()
       .then(() => { this.machine.onBlobsFetched(hash, this.now()) })

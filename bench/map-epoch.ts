@@ -33,7 +33,9 @@ const { values } = parseArgs({
     'part-power': { type: 'string', default: '20' },
     missed: { type: 'string', default: '10' },
     modes: { type: 'string', default: 'swarm,star' },
-    'probe-interval': { type: 'string', default: '1000' }
+    'probe-interval': { type: 'string', default: '1000' },
+    /** Extra node flags for every agent, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+    'node-args': { type: 'string', default: '' }
   }
 })
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../agent/cli.js')
@@ -82,7 +84,8 @@ class Cluster {
 
   async startNode (index: number, seed: string | undefined, dataDir?: string): Promise<Node> {
     const dir = dataDir ?? join(this.base, String(index))
-    const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dir, ...this.args(index, seed)], { stdio: ['ignore', 'ignore', 'inherit'] })
+    const nodeArgs = values['node-args'].split(' ').filter(a => a !== '')
+    const child = spawn(process.execPath, [...nodeArgs, CLI, 'start', '--data-dir', dir, ...this.args(index, seed)], { stdio: ['ignore', 'ignore', 'inherit'] })
     const socket = join(dir, 'agent.sock')
     const s = await until(`agent ${index} to start`, 60_000, async () => {
       const st = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as { nodeId: string | null, listen: string[], state: string }
