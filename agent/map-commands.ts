@@ -1,7 +1,7 @@
 // Socket commands of the map component: map, ring-set, wait-ready, bootstrap.
 // Arguments are type-checked by the registry; values are checked here and by the
 // map service, and a bad request changes nothing.
-import { validateRingDefinition } from '../protocol/map/epoch-machine.js'
+import { validateRingDefinition } from '../protocol/map/ring-definition.js'
 import { ConfigError, DEFAULT_RINGS, parseRing } from './config.js'
 import type { MapInfo, MapService, MapStatus } from './map-service.js'
 import { CommandError, SocketErrorCode } from './socket/protocol.js'

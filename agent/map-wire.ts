@@ -4,7 +4,7 @@
 import { Encoder } from 'cbor-x'
 import { decodeMap, type ClusterMap } from '../protocol/map/map.js'
 import { MAX_MAP_BYTES } from '../protocol/map/validate.js'
-import { validateRingDefinition } from '../protocol/map/epoch-machine.js'
+import { validateRingDefinition } from '../protocol/map/ring-definition.js'
 import type { RingDefinition } from '../protocol/map/plan.js'
 
 export const MAP_TOPIC = 'ringleader/map/1'

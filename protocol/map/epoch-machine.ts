@@ -18,13 +18,15 @@ import { QuietWindow } from './debounce.js'
 import { mapHash, type ClusterMap } from './map.js'
 import { acceptMap, compareMaps } from './order.js'
 import { planRebalance, type PlanMember, type RingDefinition } from './plan.js'
-import { compareIds, MAX_MIN_PART_HOURS, MAX_OVERLOAD, MAX_PART_POWER, MAX_REPLICAS, RING_NAME } from './validate.js'
+import { compareIds } from './validate.js'
+import { validateRingDefinition } from './ring-definition.js'
 import {
   EpochError, type BuildOutcome, type BuildRequest, type EpochEvent, type EpochMachineConfig, type EpochReady,
   type EpochViewMember, type Readiness, type ReadinessState, type RingDevices
 } from './epoch-types.js'
 
 export * from './epoch-types.js'
+export { validateRingDefinition } from './ring-definition.js'
 
 /** Maps kept by hash for chain checks (a sibling epoch after a heal, catch-up). */
 const KNOWN_MAPS = 64
@@ -34,26 +36,6 @@ const PARKED_MAPS = 16
 export type MapVerdict = 'accept' | 'ignore' | 'reject'
 
 interface Parked { map: ClusterMap, signer: string, waitingFor: string }
-
-/** Checks one ring definition from an operator or a peer. Throws EpochError('BAD_RING_DEF'). */
-export function validateRingDefinition (v: unknown): RingDefinition {
-  const bad = (why: string): never => { throw new EpochError('BAD_RING_DEF', `ring definition: ${why}`) }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('must be an object')
-  const d = v as Record<string, unknown>
-  for (const k of Object.keys(d)) if (!['name', 'partPower', 'replicas', 'minPartHours', 'overload'].includes(k)) bad(`unknown field ${k}`)
-  const int = (x: unknown, lo: number, hi: number, f: string): number =>
-    typeof x === 'number' && Number.isInteger(x) && x >= lo && x <= hi ? x : bad(`${f} must be an integer in [${lo}, ${hi}]`)
-  const num = (x: unknown, lo: number, hi: number, f: string): number =>
-    typeof x === 'number' && Number.isFinite(x) && x >= lo && x <= hi ? x : bad(`${f} must be a number in [${lo}, ${hi}]`)
-  if (typeof d.name !== 'string' || !RING_NAME.test(d.name)) bad('name must match [a-z0-9_-]{1,32}')
-  return {
-    name: d.name as string,
-    partPower: int(d.partPower, 0, MAX_PART_POWER, 'partPower'),
-    replicas: num(d.replicas, 1, MAX_REPLICAS, 'replicas'),
-    minPartHours: int(d.minPartHours, 0, MAX_MIN_PART_HOURS, 'minPartHours'),
-    overload: num(d.overload, 0, MAX_OVERLOAD, 'overload')
-  }
-}
 
 function metaKey (meta: NodeMeta | undefined): string {
   if (meta === undefined) return '-'
