@@ -114,11 +114,12 @@ class AgentCluster {
       const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] })
       const socket = join(dataDir, 'agent.sock')
       const deadline = Date.now() + 30_000
-      let status: { nodeId: string | null, listen: string[] } | undefined
+      let status: { nodeId: string | null, listen: string[], state?: string } | undefined
       while (Date.now() < deadline) {
         try {
-          status = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as { nodeId: string | null, listen: string[] }
-          if (status.nodeId !== null) break
+          status = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as { nodeId: string | null, listen: string[], state?: string }
+          // Components (and their commands, e.g. monitor) are up once the state leaves `starting`.
+          if (status.nodeId !== null && status.state !== 'starting') break
         } catch { /* not up yet */ }
         await sleep(20)
       }
