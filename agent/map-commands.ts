@@ -14,7 +14,6 @@ export const MAX_WAIT_READY_MS = 3_600_000
 export interface MapCommandDeps {
   service: MapService
   ringDir: string
-  bootstrap: (rings: readonly RingDefinition[]) => Promise<{ epoch: number }>
 }
 
 /** What `map` answers: the installed map (null before the first install) and where its rings are. */
@@ -87,7 +86,7 @@ export function registerMapCommands (registry: CommandRegistry, deps: MapCommand
         throw badArgs(err instanceof ConfigError ? err.message : String(err))
       }
       if (new Set(rings.map(r => r.name)).size !== rings.length) throw badArgs('a ring is given twice')
-      return await deps.bootstrap(rings)
+      return await service.bootstrap(rings)
     }
   })
 }

@@ -11,7 +11,7 @@ import { tokenBucket } from './net/rate-limit.js'
 import type { Component, DaemonContext } from './daemon.js'
 import type { Logger } from './log.js'
 import { registerMapCommands } from './map-commands.js'
-import { MapService, MapServiceError, type MapServiceOptions } from './map-service.js'
+import { MapService, MapServiceError } from './map-service.js'
 import type { MembershipService } from './membership/service.js'
 
 /** What the bootstrap at start did: operators see it in `status`. */
@@ -21,13 +21,8 @@ export interface BootstrapReport {
   reason?: string
 }
 
-export interface MapComponentOptions {
-  /** Extra MapService settings (tests: faster timers). */
-  service?: Partial<Pick<MapServiceOptions, 'syncGraceMs' | 'retryMs' | 'maxDelayMs' | 'fetchTuning'>>
-  /** With --join and --bootstrap: how long to wait to hear from the cluster before deciding (default 10 s). */
-  bootstrapJoinWaitMs?: number
-}
-
+/** With --join and --bootstrap: how long to wait to hear from the cluster before deciding. */
+const BOOTSTRAP_JOIN_WAIT_MS = 10_000
 const BOOTSTRAP_SETTLE_MS = 500
 /** The builder's refusal when replicas outnumber devices with weight. */
 const TOO_FEW_DEVICES = /replicas need \d+ devices/
@@ -40,7 +35,7 @@ export class MapComponent implements Component {
   private readonly stopController = new AbortController()
   bootstrapReport: BootstrapReport | undefined
 
-  constructor (private readonly membership: MembershipService, private readonly opts: MapComponentOptions = {}) {}
+  constructor (private readonly membership: MembershipService) {}
 
   get service (): MapService {
     if (this.svc === undefined) throw new Error('the map service has not started')
@@ -73,8 +68,7 @@ export class MapComponent implements Component {
       serve: {
         maxUploadPeers: config.uploadSlots,
         ...(config.uploadLimitMbit !== undefined ? { uploadLimiter: tokenBucket({ bytesPerSecond: config.uploadLimitMbit * 125_000 }) } : {})
-      },
-      ...this.opts.service
+      }
     })
     const svc = this.svc
     this.unsubscribeForce = this.membership.onForceLeave(() => { svc.force() })
@@ -82,7 +76,7 @@ export class MapComponent implements Component {
     ctx.status.addField('ringDir', () => ringDir)
     ctx.status.addField('map', () => svc.status())
     ctx.status.addField('bootstrap', () => this.bootstrapReport)
-    registerMapCommands(ctx.registry, { service: svc, ringDir, bootstrap: async (rings) => await this.bootstrap(rings) })
+    registerMapCommands(ctx.registry, { service: svc, ringDir })
     if (config.bootstrap) {
       this.bootstrapReport = { state: 'waiting' }
       void this.bootstrapAtStart(config.rings, config.join.length > 0)
@@ -93,11 +87,6 @@ export class MapComponent implements Component {
     this.stopController.abort()
     this.unsubscribeForce?.()
     await this.svc?.stop()
-  }
-
-  /** Makes epoch 1; refused (nothing changes) when a map exists here or anywhere in view. */
-  async bootstrap (rings: readonly RingDefinition[]): Promise<{ epoch: number }> {
-    return await this.service.bootstrap(rings)
   }
 
   /**
@@ -113,7 +102,7 @@ export class MapComponent implements Component {
       return
     }
     if (hasSeeds) {
-      const deadline = Date.now() + (this.opts.bootstrapJoinWaitMs ?? 10_000)
+      const deadline = Date.now() + BOOTSTRAP_JOIN_WAIT_MS
       while (!signal.aborted && Date.now() < deadline && !this.membership.view().some(m => m.id !== this.membership.selfId && m.status === 'alive')) {
         await sleep(100)
       }
@@ -123,7 +112,7 @@ export class MapComponent implements Component {
     while (!signal.aborted) {
       this.bootstrapReport = { state: 'running' }
       try {
-        const { epoch } = await this.bootstrap(rings)
+        const { epoch } = await svc.bootstrap(rings)
         this.bootstrapReport = { state: 'done', epoch }
         this.log?.info('bootstrapped the cluster', { epoch, rings: rings.map(r => r.name) })
         return
@@ -146,9 +135,14 @@ export class MapComponent implements Component {
     }
   }
 
+  /** Resolves once the number of weighted devices in view changes (or on stop). */
   private async nextMembershipChange (signal: AbortSignal): Promise<void> {
     const before = this.devicesInView()
-    while (!signal.aborted && this.devicesInView() === before) await sleep(200)
+    await new Promise<void>(resolve => {
+      const done = (): void => { off(); signal.removeEventListener('abort', done); resolve() }
+      const off = this.membership.onChange(() => { if (this.devicesInView() !== before) done() })
+      signal.addEventListener('abort', done, { once: true })
+    })
   }
 
   private devicesInView (): number {

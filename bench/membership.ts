@@ -2,7 +2,7 @@
 // same run: join time, failure detection, idle RSS / CPU / bytes per agent, and
 // false positives while both cores are loaded by busy loops. Prints JSON.
 //
-//   node build/bench/membership.js [--nodes 5,50] [--fp-seconds 60] [--idle-seconds 10] [--no-serf] [--entry dist/agent.mjs]
+//   node build/bench/membership.js [--nodes 5,50] [--fp-seconds 60] [--idle-seconds 10] [--no-serf] [--entry dist/agent.mjs] [--agent-args "--probe-interval 1000"]
 //
 // --entry runs another agent script under this node (default build/agent/cli.js),
 // e.g. the esbuild bundle that `npm run package` writes, which needs ~20 MB less.
@@ -36,7 +36,9 @@ const { values } = parseArgs({
     'fp-seconds': { type: 'string', default: '60' },
     'idle-seconds': { type: 'string', default: '10' },
     'no-serf': { type: 'boolean', default: false },
-    entry: { type: 'string' }
+    entry: { type: 'string' },
+    /** Extra `agent start` flags, e.g. "--probe-interval 1000". */
+    'agent-args': { type: 'string', default: '' }
   },
   strict: true
 })
@@ -111,7 +113,7 @@ class AgentCluster {
     this.base = await mkdtemp(join(tmpdir(), 'rl-mbench-'))
     for (let i = 0; i < n; i++) {
       const dataDir = join(this.base, String(i))
-      const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] })
+      const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', ...values['agent-args'].split(' ').filter(a => a !== '')], { stdio: ['ignore', 'ignore', 'inherit'] })
       const socket = join(dataDir, 'agent.sock')
       const deadline = Date.now() + 30_000
       let status: { nodeId: string | null, listen: string[], state?: string } | undefined
