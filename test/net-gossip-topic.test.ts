@@ -3,7 +3,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
 import { openGossipTopic, type GossipTopic } from '../agent/net/gossip-topic.js'
-import type { RingleaderNode } from '../agent/net/create-node.js'
+import { gossipFastMsgId, type RingleaderNode } from '../agent/net/create-node.js'
 
 const TOPIC = 'ringleader/test/1'
 
@@ -83,6 +83,16 @@ test('the validator hook decides; a throwing validator ignores the message witho
     assert.is(topics[1].stats.validatorErrors, 1)
     assert.is(topics[1].stats.accepted, 1)
   } finally { await stopNodes(nodes) }
+})
+
+test('fast message id: copies of one message share it; another seqno, origin or (unsigned) payload does not', () => {
+  const from = new Uint8Array([1, 2, 3])
+  const msg = { from, seqno: new Uint8Array([0, 0, 0, 7]), data: new Uint8Array([9]), signature: new Uint8Array([1]) }
+  const copy = { ...msg, signature: new Uint8Array([2]) } // a relayed copy (even a tampered one) keys the same; only a verified copy is cached
+  assert.is(gossipFastMsgId(copy), gossipFastMsgId(msg))
+  assert.is.not(gossipFastMsgId({ ...msg, seqno: new Uint8Array([0, 0, 0, 8]) }), gossipFastMsgId(msg))
+  assert.is.not(gossipFastMsgId({ ...msg, from: new Uint8Array([1, 2, 4]) }), gossipFastMsgId(msg))
+  assert.is.not(gossipFastMsgId({ data: new Uint8Array([1]) }), gossipFastMsgId({ data: new Uint8Array([2]) }))
 })
 
 test.run()
