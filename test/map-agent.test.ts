@@ -45,6 +45,23 @@ test('five nodes: bootstrap makes epoch 1; every node installs byte-identical ri
   assert.is(ring.devs.filter(d => d != null).length, 10, 'every device of every member')
   for (const n of nodes) assert.equal(hookEpochs(n), [1], `hook ran once on node ${n.index}`)
 
+  // The operator's view of the same thing through the CLI.
+  const wait = await runCli(['wait', '--ready', '--epoch', '1', '--timeout', '10', '--data-dir', nodes[4].dataDir])
+  assert.is(wait.code, 0, wait.stderr)
+  assert.match(wait.stdout, /ready at epoch 1/)
+  const tooFar = await runCli(['wait', '--ready', '--epoch', '99', '--timeout', '1', '--data-dir', nodes[4].dataDir])
+  assert.is(tooFar.code, 1)
+  assert.match(tooFar.stderr, /TIMEOUT/)
+  assert.is((await runCli(['wait', '--data-dir', nodes[4].dataDir])).code, 2, 'wait needs --ready')
+  assert.is((await runCli(['bootstrap', '--ring', 'object:99:3', '--data-dir', nodes[4].dataDir])).code, 2, 'a bad ring spec is a usage error')
+  const show = await runCli(['ring', 'show', 'object', '--json', '--data-dir', nodes[1].dataDir])
+  assert.is(show.code, 0, show.stderr)
+  const shown = JSON.parse(show.stdout) as { epoch: number, partPower: number, devices: unknown[] }
+  assert.equal([shown.epoch, shown.partPower, shown.devices.length], [1, 8, 10])
+  const missing = await runCli(['ring', 'show', 'nosuchring', '--data-dir', nodes[1].dataDir])
+  assert.is(missing.code, 1)
+  assert.match(missing.stderr, /no ring "nosuchring"/)
+
   const swift = swiftOrSkip()
   if (swift !== undefined) {
     const loaded = swift.call({ op: 'load', path: join(nodes[3].ringDir, 'object.ring.gz') }) as { part_shift: number, replica_count: number, devs: unknown[] }
