@@ -50,6 +50,9 @@ export async function main (argv: string[], io: Io = processIo): Promise<number>
   return await command.run(rest, io)
 }
 
+// `agent … | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0) })
+
 main(process.argv.slice(2)).then(code => { process.exitCode = code }, (err: unknown) => {
   process.stderr.write(`agent: ${(err as Error).stack ?? String(err)}\n`)
   process.exitCode = EXIT.agentError

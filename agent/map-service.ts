@@ -124,6 +124,7 @@ export class MapService {
   private ringSetServer: RequestResponseServer | undefined
   private mapPullServer: RequestResponseServer | undefined
   private pulling = false
+  private pullTimer: NodeJS.Timeout | undefined
   private lastPullAt = Number.NEGATIVE_INFINITY
   private viewCache: { at: number, view: EpochViewMember[] } | undefined
   private unsubscribe: (() => void) | undefined
@@ -191,6 +192,7 @@ export class MapService {
     if (this.stopped) return
     this.stopped = true
     if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.pullTimer !== undefined) clearTimeout(this.pullTimer)
     this.unsubscribe?.()
     this.topic?.close()
     await this.blobServer?.stop().catch(() => {})
@@ -363,9 +365,19 @@ export class MapService {
     const r = this.machine.readiness()
     const have = this.machine.currentMap()?.epoch ?? 0
     const retryMs = this.opts.retryMs ?? 1000
-    if (this.pulling || r.newestSeen <= have || this.now() - this.lastPullAt < retryMs) return
+    if (this.pulling || r.newestSeen <= have) return
     const ahead = this.opts.membership.view().filter(m => m.id !== this.selfId && m.status === 'alive' && (m.meta?.epoch ?? 0) > have)
     if (ahead.length === 0) return
+    const wait = this.lastPullAt + retryMs - this.now()
+    if (wait > 0) {
+      // Throttled: come back when allowed. Nothing else may wake us (no gossip of this
+      // map is coming: that is why we are behind), so this timer must exist.
+      if (this.pullTimer === undefined) {
+        this.pullTimer = setTimeout(() => { this.pullTimer = undefined; if (!this.stopped) this.pump() }, wait + 1)
+        this.pullTimer.unref()
+      }
+      return
+    }
     const from = ahead[Math.floor((this.opts.random ?? Math.random)() * ahead.length) % ahead.length].id
     this.pulling = true
     this.lastPullAt = this.now()

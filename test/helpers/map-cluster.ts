@@ -79,11 +79,21 @@ export function sha256File (path: string): string {
 
 /** Waits until every node is ready with the same map at `epoch` or later; returns that map hash. */
 export async function allReadyAt (nodes: ClusterNode[], epoch: number, timeoutMs = 20_000): Promise<{ epoch: number, hash: string }> {
-  return await waitFor(`all ${nodes.length} nodes ready at epoch >= ${epoch} with one map`, async () => {
-    const all = await Promise.all(nodes.map(statusOf))
-    const ok = all.every(s => s.state === 'ready' && s.map.epoch >= epoch && s.map.mapHash === all[0].map.mapHash)
-    return ok ? { epoch: all[0].map.epoch, hash: all[0].map.mapHash as string } : undefined
-  }, timeoutMs, 100)
+  try {
+    return await waitFor(`all ${nodes.length} nodes ready at epoch >= ${epoch} with one map`, async () => {
+      const all = await Promise.all(nodes.map(statusOf))
+      const ok = all.every(s => s.state === 'ready' && s.map.epoch >= epoch && s.map.mapHash === all[0].map.mapHash)
+      return ok ? { epoch: all[0].map.epoch, hash: all[0].map.mapHash as string } : undefined
+    }, timeoutMs, 100)
+  } catch (err) {
+    // What each node thought, and what it logged: the only trace a CI failure leaves.
+    for (const n of nodes) {
+      const s = await statusOf(n).catch((e: unknown) => String(e))
+      console.log(`node ${n.index} ${n.id}: ${JSON.stringify(typeof s === 'string' ? s : { state: s.state, map: s.map, members: s.members })}`)
+      console.log(n.output().stderr.split('\n').filter(l => !l.includes('send failed')).slice(-8).join('\n'))
+    }
+    throw err
+  }
 }
 
 /** Waits until every node in `on` counts exactly `alive` alive members. */
