@@ -64,11 +64,11 @@ export function registerMapCommands (registry: CommandRegistry, deps: MapCommand
       epoch: { type: 'integer', description: 'wait for at least this epoch' },
       timeoutMs: { type: 'integer', description: `give up after this long (default 60000, at most ${MAX_WAIT_READY_MS})` }
     },
-    handler: async (args) => {
+    handler: async (args, ctx) => {
       const timeoutMs = args.timeoutMs ?? 60_000
       if (timeoutMs < 0 || timeoutMs > MAX_WAIT_READY_MS) throw badArgs(`timeoutMs must be in [0, ${MAX_WAIT_READY_MS}]`)
       if (args.epoch !== undefined && args.epoch < 0) throw badArgs('epoch must be >= 0')
-      return await service.waitReady({ timeoutMs, ...(args.epoch !== undefined ? { epoch: args.epoch } : {}) })
+      return await service.waitReady({ timeoutMs, signal: ctx.signal, ...(args.epoch !== undefined ? { epoch: args.epoch } : {}) })
     }
   })
 

@@ -316,14 +316,19 @@ export class MapService {
     }
   }
 
-  /** Resolves once ready (and at `epoch` or later, if given); rejects with MapServiceError('TIMEOUT'). */
-  async waitReady (opts: { epoch?: number, timeoutMs: number }): Promise<Readiness> {
+  /**
+   * Resolves once ready (and at `epoch` or later, if given); rejects with
+   * MapServiceError('TIMEOUT'), or at once when `signal` aborts (the client left).
+   */
+  async waitReady (opts: { epoch?: number, timeoutMs: number, signal?: AbortSignal }): Promise<Readiness> {
     const epoch = opts.epoch ?? 0
     const now = this.machine.readiness()
     if (now.state === 'ready' && now.epoch >= epoch) return now
     return await new Promise<Readiness>((resolve, reject) => {
       const entry = { epoch, w: { resolve, reject } as Waiter<Readiness> }
-      entry.w.timer = this.deadline(opts.timeoutMs, (e) => { this.readyWaiters.delete(entry); reject(e) }, `ready${opts.epoch !== undefined ? ` at epoch ${epoch}` : ''}`)
+      const drop = (e: Error): void => { this.readyWaiters.delete(entry); if (entry.w.timer !== undefined) clearTimeout(entry.w.timer); reject(e) }
+      entry.w.timer = this.deadline(opts.timeoutMs, drop, `ready${opts.epoch !== undefined ? ` at epoch ${epoch}` : ''}`)
+      opts.signal?.addEventListener('abort', () => { drop(new MapServiceError('STOPPED', 'the waiting client left')) }, { once: true })
       this.readyWaiters.add(entry)
     })
   }
