@@ -9,7 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { isIP } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEVICE_NAME, MAX_WEIGHT } from '../protocol/node-meta.js'
-import { validateRingDefinition } from '../protocol/map/ring-definition.js'
+import { NEW_RING_DEFAULTS, validateRingDefinition } from '../protocol/map/ring-definition.js'
 import type { RingDefinition } from '../protocol/map/plan.js'
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js'
 import { parseJoinAddress } from './net/join-address.js'
@@ -101,7 +101,7 @@ const FIELDS: FieldSpec[] = [
 ]
 
 /** The rings a bootstrap makes unless --ring says otherwise (swift-ring-builder create 10 3 1). */
-export const DEFAULT_RINGS: readonly RingDefinition[] = ['account', 'container', 'object'].map(name => ({ name, partPower: 10, replicas: 3, minPartHours: 1, overload: 0 }))
+export const DEFAULT_RINGS: readonly RingDefinition[] = ['account', 'container', 'object'].map(name => ({ name, partPower: 10, replicas: 3, ...NEW_RING_DEFAULTS }))
 
 /**
  * RINGLEADER_DATA_DIR, RINGLEADER_STORAGE_PORT, … (list values comma-separated).
@@ -140,9 +140,9 @@ export function parseRing (field: string, value: unknown): RingDefinition {
     const parts = value.split(':')
     if (parts.length < 3 || parts.length > 5) throw new ConfigError(field, `expected NAME:PART_POWER:REPLICAS[:MIN_PART_HOURS[:OVERLOAD]], got ${JSON.stringify(value)}`)
     const num = (s: string | undefined, fallback: number): number => s === undefined ? fallback : (s.trim() === '' ? Number.NaN : Number(s))
-    def = { name: parts[0], partPower: num(parts[1], 0), replicas: num(parts[2], 0), minPartHours: num(parts[3], 1), overload: num(parts[4], 0) }
+    def = { name: parts[0], partPower: num(parts[1], 0), replicas: num(parts[2], 0), minPartHours: num(parts[3], NEW_RING_DEFAULTS.minPartHours), overload: num(parts[4], NEW_RING_DEFAULTS.overload) }
   } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    def = { minPartHours: 1, overload: 0, ...(value as Record<string, unknown>) }
+    def = { ...NEW_RING_DEFAULTS, ...(value as Record<string, unknown>) }
   } else {
     throw new ConfigError(field, 'expected NAME:PART_POWER:REPLICAS[:MIN_PART_HOURS[:OVERLOAD]] or an object')
   }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { callAgent } from './socket/client.js'
 import { dataDirPaths } from './data-dir.js'
+import { hasStarted } from './status-board.js'
 import type { Io } from './cli/io.js'
 import { formatTable } from './cli/table.js'
 
@@ -50,7 +51,7 @@ async function waitForStatus (node: DevNode, deadline: number): Promise<Record<s
       const status = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as Record<string, unknown>
       // The socket answers before the libp2p node and the components are up (their
       // commands, e.g. bootstrap, come with them); the state leaves `starting` after.
-      if (typeof status.nodeId === 'string' && status.state !== 'starting') return status
+      if (hasStarted(status)) return status
       lastError = new Error('the node has not started yet')
       await new Promise(resolve => setTimeout(resolve, 100))
     } catch (err) {

@@ -1,7 +1,7 @@
 // Socket commands of the map component: map, ring-set, wait-ready, bootstrap.
 // Arguments are type-checked by the registry; values are checked here and by the
 // map service, and a bad request changes nothing.
-import { validateRingDefinition } from '../protocol/map/ring-definition.js'
+import { NEW_RING_DEFAULTS, validateRingDefinition } from '../protocol/map/ring-definition.js'
 import { ConfigError, DEFAULT_RINGS, parseRing } from './config.js'
 import type { MapInfo, MapService, MapStatus } from './map-service.js'
 import { CommandError, SocketErrorCode } from './socket/protocol.js'
@@ -47,8 +47,8 @@ export function registerMapCommands (registry: CommandRegistry, deps: MapCommand
         name: args.name,
         partPower: args.partPower ?? current?.partPower,
         replicas: args.replicas ?? current?.replicas,
-        minPartHours: args.minPartHours ?? current?.minPartHours ?? 1,
-        overload: args.overload ?? current?.overload ?? 0
+        minPartHours: args.minPartHours ?? current?.minPartHours ?? NEW_RING_DEFAULTS.minPartHours,
+        overload: args.overload ?? current?.overload ?? NEW_RING_DEFAULTS.overload
       }
       if (def.partPower === undefined || def.replicas === undefined) throw badArgs(`ring ${args.name} does not exist yet: give partPower and replicas`)
       let valid: RingDefinition

@@ -3,6 +3,14 @@
 // starting → syncing → ready.
 export type AgentState = 'starting' | 'syncing' | 'ready' | 'stopping'
 
+/**
+ * True once a `status` answer shows the node and its components up: the socket
+ * answers before both, and components register their commands as they start.
+ */
+export function hasStarted (status: { nodeId?: unknown, state?: unknown }): boolean {
+  return typeof status.nodeId === 'string' && status.state !== 'starting'
+}
+
 export interface CoreStatus {
   nodeId: string | null
   listen: string[]

@@ -25,6 +25,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { callAgent } from '../agent/socket/client.js'
+import { hasStarted } from '../agent/status-board.js'
 
 const { values } = parseArgs({
   options: {
@@ -89,7 +90,7 @@ class Cluster {
     const socket = join(dir, 'agent.sock')
     const s = await until(`agent ${index} to start`, 60_000, async () => {
       const st = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as { nodeId: string | null, listen: string[], state: string }
-      return st.nodeId !== null && st.state !== 'starting' ? st : undefined
+      return hasStarted(st) ? st : undefined
     }, 20)
     return { index, dataDir: dir, socket, child, addr: s.listen[0], id: s.nodeId as string }
   }

@@ -28,6 +28,7 @@ import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { callAgent, streamAgent } from '../agent/socket/client.js'
+import { hasStarted } from '../agent/status-board.js'
 import { SerfCluster, serfAvailable, readRssKb, waitFor } from './lib/serf-cluster.js'
 
 const { values } = parseArgs({
@@ -121,7 +122,7 @@ class AgentCluster {
         try {
           status = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as { nodeId: string | null, listen: string[], state?: string }
           // Components (and their commands, e.g. monitor) are up once the state leaves `starting`.
-          if (status.nodeId !== null && status.state !== 'starting') break
+          if (hasStarted(status)) break
         } catch { /* not up yet */ }
         await sleep(20)
       }

@@ -5,6 +5,9 @@ import { EpochError } from './epoch-types.js'
 import type { RingDefinition } from './plan.js'
 import { MAX_MIN_PART_HOURS, MAX_OVERLOAD, MAX_PART_POWER, MAX_REPLICAS, RING_NAME } from './validate.js'
 
+/** What a new ring gets when the operator names only part power and replicas (swift-ring-builder create P R 1). */
+export const NEW_RING_DEFAULTS = { minPartHours: 1, overload: 0 } as const
+
 /** Checks one ring definition from an operator or a peer. Throws EpochError('BAD_RING_DEF'). */
 export function validateRingDefinition (v: unknown): RingDefinition {
   const bad = (why: string): never => { throw new EpochError('BAD_RING_DEF', `ring definition: ${why}`) }

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { callAgent } from '../../agent/socket/client.js'
+import { hasStarted } from '../../agent/status-board.js'
 
 /** build/agent/cli.js, from build/test/helpers/. */
 export const CLI_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../../agent/cli.js')
@@ -133,7 +134,7 @@ export async function startAgent (opts: StartAgentOptions = {}): Promise<AgentPr
       if (exitInfo !== undefined) throw new Error(`agent exited early (${JSON.stringify(exitInfo)}): ${out.stderr.slice(-2000)}`)
       // The socket binds before the libp2p node and the components start; wait until they have.
       const status = await agent.query('status', {}, 1_000) as { nodeId?: unknown, state?: unknown }
-      return typeof status.nodeId === 'string' && status.state !== 'starting' ? status : undefined
+      return hasStarted(status) ? status : undefined
     }, opts.readyTimeoutMs ?? 15_000)
   } catch (err) {
     if (exitInfo !== undefined) throw new Error(`agent exited early (code ${exitInfo.code}): ${out.stderr.slice(-2000)}`)
