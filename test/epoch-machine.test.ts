@@ -321,6 +321,32 @@ test('non-coordinator maps: wrong signer is rejected, unknown signer ignored', (
   assert.is(d.receive(byC, 30), 'accept')
 })
 
+test('a handover race: a map the rightful coordinator holds is followed, and a coordinator that ignored one follows once it is alone in front', () => {
+  const { a, map1 } = bootstrapped([A, B, C])
+  const b = new Node(B)
+  b.view([member(A, {}, 1, true), member(B, {}, 1, true), member(C, {}, 1, true)], 0)
+  assert.is(b.receive(map1, 0), 'accept')
+  // C published epoch 2 while its view lagged (A looked dead or unready to it).
+  const byC: ClusterMap = { ...map1, epoch: 2, coordinator: C, prev: mapHash(map1) }
+  assert.is(b.receive(byC, 10), 'ignore', 'A is alive, ready, lower, and does not hold it')
+  // A adopted it (its own view lagged too) and advertises it: B follows A, or it would
+  // stay at epoch 1 for good, since A holding epoch 2 has nothing to re-plan.
+  const aHolds = member(A, {}, 2, true)
+  aHolds.meta = { ...aHolds.meta!, holds: [mapHash(byC)] }
+  b.view([aHolds, member(B, {}, 1, false), member(C, {}, 2, true)], 20)
+  assert.is(b.m.judge(byC, C), 'accept')
+  assert.is(b.receive(byC, 20), 'accept')
+  assert.is(b.m.currentMap()?.epoch, 2)
+  // The other way round: A, ready, ignores C's map; C then advertises epoch 2, so A is
+  // behind (not ready), C is the only ready member and thus the coordinator A follows.
+  a.view([member(A, {}, 1, true), member(B, {}, 1, true), member(C, {}, 1, true)], 30)
+  assert.is(a.receive(byC, 30), 'ignore')
+  a.view([member(A, {}, 1, true), member(B, {}, 1, false), member(C, {}, 2, true)], 40)
+  assert.is(a.m.readiness().state, 'syncing')
+  assert.is(a.m.coordinator()?.id, C)
+  assert.is(a.receive(byC, 40), 'accept')
+})
+
 test('readiness: starting → syncing → ready; a newer epoch elsewhere → syncing; restore', () => {
   const { map1 } = bootstrapped([A, B, C])
   const b = new Node(B)

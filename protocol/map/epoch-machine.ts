@@ -367,16 +367,27 @@ export class EpochMachine {
 
   /**
    * A direct successor of our map built by someone other than the coordinator we
-   * see, while that coordinator has a lower id and is alive and ready: a member that
-   * is not the coordinator published. Ignored (not rejected: views may lag at a
-   * handover, and the rightful coordinator re-plans anyway). Maps that do not extend
-   * ours (a healed partition's branch, catch-up) are left to the map order.
+   * see, while that coordinator has a lower id, is alive and ready, and does not hold
+   * the map itself: a member that is not the coordinator published. Ignored (not
+   * rejected: views may lag at a handover). Maps that do not extend ours (a healed
+   * partition's branch, catch-up) are left to the map order.
    */
   private usurps (map: ClusterMap): boolean {
     if (this.currentHash === undefined || map.prev !== this.currentHash) return false
     const choice = this.coordinator()
     if (choice === undefined || choice.rule !== 'ready' || choice.id === map.coordinator) return false
-    return compareIds(choice.id, map.coordinator) < 0
+    if (compareIds(choice.id, map.coordinator) >= 0) return false
+    // The rightful coordinator adopted it itself (its view lagged at a handover): follow
+    // it. Nothing would ever supersede the map otherwise, since that coordinator, holding
+    // it, sees nothing to re-plan, and the nodes ignoring it would stay behind for good.
+    return !this.holdsMap(choice.id, map)
+  }
+
+  /** Member `id` advertises the map in its meta (the map hash heads its holds). */
+  private holdsMap (id: string, map: ClusterMap): boolean {
+    if (id === this.cfg.selfId) return false
+    const holds = this.view.find(m => m.id === id)?.meta?.holds
+    return holds !== undefined && holds.includes(mapHash(map))
   }
 
   private isKnownMember (id: string): boolean {
