@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import { Encoder } from 'cbor-x'
 import { decodeNodeMeta, encodeNodeMeta, MAX_DEVICES, MAX_META_BYTES, MetaError, type NodeMeta } from '../protocol/node-meta.js'
 import { cidOfText } from './map-fixtures.js'
+import { applyDeviceOp, DeviceError, encodeMetaFitting } from '../agent/membership/meta.js'
 
 const plain = new Encoder({ useRecords: false })
 
@@ -69,6 +70,27 @@ test('the 2 KiB limit: what fits, and a clear error beyond it', () => {
     assert.match((err as Error).message, /exceeds 2048 bytes/)
   }
   assert.throws(() => decodeNodeMeta(new Uint8Array(MAX_META_BYTES + 1)), (e: unknown) => e instanceof MetaError && e.code === 'META_TOO_LARGE')
+})
+
+test('holds give way to devices: a full device list with many holds keeps the devices and the first holds', () => {
+  const devices = Array.from({ length: MAX_DEVICES }, (_, i) => ({ name: `sd${String(i).padStart(5, '0')}`, weight: 100.25 + i }))
+  const holds = Array.from({ length: 64 }, (_, i) => cidOfText(`blob ${i}`))
+  assert.throws(() => encodeNodeMeta(meta({ devices, holds })), (e: unknown) => e instanceof MetaError && e.code === 'META_TOO_LARGE')
+  const fitted = encodeMetaFitting(meta({ devices, holds }))
+  assert.ok(fitted.bytes.length <= MAX_META_BYTES)
+  const back = decodeNodeMeta(fitted.bytes)
+  assert.equal(back.devices, devices)
+  const kept = back.holds ?? []
+  assert.ok(kept.length >= 1 && kept.length < 64, `${kept.length} holds kept`)
+  assert.equal(kept, holds.slice(0, kept.length), 'a prefix: the map hash, first, stays')
+  // One more hold would not fit: it dropped only what it had to.
+  assert.throws(() => encodeNodeMeta(meta({ devices, holds: holds.slice(0, kept.length + 1) })))
+  // A device change on such a node is not refused for the holds' sake.
+  const added = applyDeviceOp(meta({ devices: devices.slice(0, 95), holds }), { op: 'add', name: 'sdnew', weight: 10 })
+  assert.is(added.meta.devices.length, 96)
+  // Devices that cannot fit still fail, with the device error the CLI reports.
+  const longNames = Array.from({ length: MAX_DEVICES }, (_, i) => ({ name: `device-with-a-long-name-${String(i).padStart(4, '0')}`, weight: 1.5 }))
+  assert.throws(() => encodeMetaFitting(meta({ devices: longNames, holds })), (e: unknown) => e instanceof DeviceError && e.code === 'meta-too-large')
 })
 
 test.run()

@@ -83,8 +83,25 @@ export function applyDeviceOp (meta: NodeMeta, change: DeviceOp): { meta: NodeMe
       devices.splice(at, 1)
       break
   }
-  const next = { ...meta, devices }
-  return { meta: next, bytes: encodeMetaOrThrow(next) }
+  return encodeMetaFitting({ ...meta, devices })
+}
+
+/**
+ * Encodes meta, dropping held CIDs from the end until it fits the size limit. Holds
+ * only tell fetchers where to look (the map hash, first, matters most), so a device
+ * change or a new epoch must never be refused for their sake; the devices must fit.
+ */
+export function encodeMetaFitting (meta: NodeMeta): { meta: NodeMeta, bytes: Uint8Array } {
+  let next = meta
+  for (;;) {
+    try {
+      return { meta: next, bytes: encodeNodeMeta(next) }
+    } catch (err) {
+      const holds = next.holds ?? []
+      if (!(err instanceof MetaError) || err.code !== 'META_TOO_LARGE' || holds.length === 0) return { meta: next, bytes: encodeMetaOrThrow(next) }
+      next = { ...next, holds: holds.slice(0, -1) } // at most 64 small encodes, and rare
+    }
+  }
 }
 
 /** encodeNodeMeta with its MetaError turned into a DeviceError the socket can report. */

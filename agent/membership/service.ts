@@ -20,7 +20,7 @@ import { parseJoinAddress, dialSeed, backoffDelay } from '../net/join-address.js
 import { PeerSampler } from '../net/peer-sampler.js'
 import { JoinAddressError } from '../net/errors.js'
 import { incarnationStore, type IncarnationStore } from './incarnation-store.js'
-import { applyDeviceOp, encodeMetaOrThrow, metaFromConfig, type DeviceOp } from './meta.js'
+import { applyDeviceOp, encodeMetaFitting, encodeMetaOrThrow, metaFromConfig, type DeviceOp } from './meta.js'
 import { startTransport, type MembershipTransport } from './transport.js'
 import { registerMembershipCommands } from './commands.js'
 
@@ -167,8 +167,8 @@ export class MembershipService implements Component, MembershipPort {
   setLocalMeta (update: { epoch: number, ready: boolean, holds: string[] }): void {
     const core = this.started()
     if (core.hasLeft() || this.meta === undefined) return
-    const next: NodeMeta = { ...this.meta, epoch: update.epoch, ready: update.ready, holds: [...update.holds] }
-    this.replaceMeta(next, encodeMetaOrThrow(next))
+    const fitted = encodeMetaFitting({ ...this.meta, epoch: update.epoch, ready: update.ready, holds: [...update.holds] })
+    this.replaceMeta(fitted.meta, fitted.bytes)
   }
 
   // ------------------------------------------------------------ operations (socket commands)
