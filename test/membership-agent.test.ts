@@ -7,11 +7,12 @@ import * as assert from 'uvu/assert'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { lpStream } from '@libp2p/utils'
 import { createNode, type RingleaderNode } from '../agent/net/create-node.js'
 import { sendRequest } from '../agent/net/request-response.js'
 import { ProtocolError } from '../agent/net/errors.js'
 import { MEMBERS_TOPIC, PROBE_PROTOCOL, SYNC_PROTOCOL } from '../agent/membership/transport.js'
-import { encodeMembershipMessage } from '../protocol/wire/index.js'
+import { encodeMembershipMessage, MAX_PROBE_BYTES } from '../protocol/wire/index.js'
 import { startAgent, runCli, waitFor, cleanupAgents, type AgentProcess } from './helpers/agent-process.js'
 
 interface Row { id: string, status: string, incarnation: number, devices: Array<{ name: string, weight: number }> }
@@ -107,11 +108,17 @@ test('a peer sending garbage on the topic and the probe/sync protocols is reject
     new Uint8Array(5000)
   ]
   for (const g of garbage) await hostile.services.pubsub.publish(MEMBERS_TOPIC, g).catch(() => {})
-  for (const [protocol, bytes] of [[PROBE_PROTOCOL, new Uint8Array([1, 2, 3])], [SYNC_PROTOCOL, encodeMembershipMessage({ type: 'ping', seq: 9 })]] as const) {
-    const err = await sendRequest(hostile, seedId, protocol, bytes, { timeoutMs: 3000 }).then(() => undefined, (e: unknown) => e)
-    assert.instance(err, ProtocolError)
-    assert.is((err as ProtocolError).remoteCode, 'bad-message')
-  }
+  // Sync is request-response: the seed answers why. The probe channel is fire and
+  // forget (no answers, like UDP): garbage is dropped and counted, then an oversized
+  // frame closes the stream.
+  const err = await sendRequest(hostile, seedId, SYNC_PROTOCOL, encodeMembershipMessage({ type: 'ping', seq: 9 }), { timeoutMs: 3000 }).then(() => undefined, (e: unknown) => e)
+  assert.instance(err, ProtocolError)
+  assert.is((err as ProtocolError).remoteCode, 'bad-message')
+  const probe = await hostile.dialProtocol(seedId, PROBE_PROTOCOL)
+  const lp = lpStream(probe)
+  await lp.write(new Uint8Array([1, 2, 3]))
+  await lp.write(new Uint8Array(MAX_PROBE_BYTES + 1)).catch(() => {})
+  await probe.close().catch(() => {})
   await waitFor('rejection counters to rise', async () => {
     const r = (await status(agents[0])).membership.rejected
     return r.gossip >= before.gossip + 3 && r.probe > before.probe && r.sync > before.sync

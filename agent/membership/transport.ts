@@ -3,10 +3,12 @@
 // /ringleader/probe/1.0.0 (ping, ack, nack, ping-req, direct updates) and
 // /ringleader/sync/1.0.0 (push-pull).
 //
-// Every direct message is its own request; the response is an empty receipt.
-// Replies (ack/nack, the push-pull reply) travel as requests of their own back to
-// the asker, so no handler ever holds a stream open while the core waits on a
-// timer, and a SIGSTOPped peer ties up nothing but one bounded send.
+// Probe-channel messages travel like memberlist's UDP packets: fire and forget on
+// one long-lived stream per peer (net/message-channel.ts), because a stream per
+// ping cost most of an idle agent's CPU. A push-pull is a request of its own with an
+// empty receipt. Replies (ack/nack, the push-pull reply) travel as messages of their
+// own back to the asker, so no handler ever holds a stream open while the core waits
+// on a timer, and a SIGSTOPped peer ties up nothing but a bounded queue.
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
@@ -19,6 +21,7 @@ import { decodeNodeMeta, MetaError } from '../../protocol/node-meta.js'
 import { openGossipTopic, type GossipTopic } from '../net/gossip-topic.js'
 import { HandlerError } from '../net/errors.js'
 import { serveRequestResponse, sendRequest, type RequestResponseServer } from '../net/request-response.js'
+import { openMessageChannel } from '../net/message-channel.js'
 import type { RingleaderNode } from '../net/create-node.js'
 
 export const MEMBERS_TOPIC = 'ringleader/members/1'
@@ -57,7 +60,7 @@ export interface MembershipTransport {
   readonly stats: TransportStats
   /** Publishes once on the topic; resolves to the peers it went to directly (-1 on failure). Never throws. */
   publish: (msg: GossipMessage) => Promise<number>
-  /** Sends one direct message (routed by channelOf); resolves true on receipt. Never throws. */
+  /** Sends one direct message (routed by channelOf); resolves true once sent (probe channel) or received (sync). Never throws. */
   send: (out: Outgoing) => Promise<boolean>
   /** Rejections of the topic (gossipsub-level ones included). */
   gossipRejected: () => number
@@ -112,29 +115,37 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     opts.deliver(from.toString(), decodeChecked(bytes, 'gossip'), 'gossip')
   })
 
-  const serve = async (protocol: string, channel: 'probe' | 'sync', maxBytes: number): Promise<RequestResponseServer> =>
-    await serveRequestResponse(node, protocol, async (bytes, from) => {
-      stats.bytesIn += bytes.byteLength
-      let msg: MembershipMessage
-      try {
-        msg = decodeChecked(bytes, channel)
-      } catch (err) {
-        const code = err instanceof WireError ? err.code : 'invalid'
-        reject(channel, code)
-        throw new HandlerError(code === 'too-large' ? 'too-large' : 'bad-message', err instanceof Error ? err.message : String(err))
-      }
-      stats.received[channel]++
-      opts.deliver(from.toString(), msg, channel)
-      return EMPTY
-    }, {
-      maxRequestBytes: maxBytes,
-      maxResponseBytes: 1024,
-      timeoutMs: channel === 'sync' ? 10_000 : 2_000,
-      maxInboundStreams: channel === 'sync' ? 32 : 128,
-      maxConcurrent: channel === 'sync' ? 64 : 256
-    })
-  const probeServer = await serve(PROBE_PROTOCOL, 'probe', MAX_PROBE_BYTES)
-  const syncServer = await serve(SYNC_PROTOCOL, 'sync', MAX_SYNC_BYTES)
+  /** Decodes, counts and delivers one direct message; throws WireError on a bad one (after counting it). */
+  const receiveDirect = (bytes: Uint8Array, from: PeerId, channel: 'probe' | 'sync'): void => {
+    stats.bytesIn += bytes.byteLength
+    let msg: MembershipMessage
+    try {
+      msg = decodeChecked(bytes, channel)
+    } catch (err) {
+      reject(channel, err instanceof WireError ? err.code : 'invalid')
+      throw err
+    }
+    stats.received[channel]++
+    opts.deliver(from.toString(), msg, channel)
+  }
+
+  const probeTimeoutMs = opts.probeTimeoutMs ?? 1000
+  const syncTimeoutMs = opts.syncTimeoutMs ?? 5000
+  const probeChannel = await openMessageChannel(node, PROBE_PROTOCOL, {
+    maxMessageBytes: MAX_PROBE_BYTES,
+    sendTimeoutMs: probeTimeoutMs,
+    onMessage: (from, bytes) => { try { receiveDirect(bytes, from, 'probe') } catch { /* counted in rejected */ } },
+    onBadFrame: () => { reject('probe', 'too-large') }
+  })
+  const syncServer = await serveRequestResponse(node, SYNC_PROTOCOL, async (bytes, from) => {
+    try {
+      receiveDirect(bytes, from, 'sync')
+    } catch (err) {
+      const code = err instanceof WireError ? err.code : 'invalid'
+      throw new HandlerError(code === 'too-large' ? 'too-large' : 'bad-message', err instanceof Error ? err.message : String(err))
+    }
+    return EMPTY
+  }, { maxRequestBytes: MAX_SYNC_BYTES, maxResponseBytes: 1024, timeoutMs: 10_000, maxInboundStreams: 32, maxConcurrent: 64 })
 
   // Keep the peer store informed of members' addresses, so a dial by PeerId works
   // for a member we have never been connected to.
@@ -149,8 +160,6 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     knownAddrs.set(id, key)
   }
 
-  const probeTimeoutMs = opts.probeTimeoutMs ?? 1000
-  const syncTimeoutMs = opts.syncTimeoutMs ?? 5000
   let stopped = false
 
   return {
@@ -177,11 +186,11 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       stats.bytesOut += bytes.byteLength
       try {
         await learnAddrs(out.to, out.addrs)
-        await sendRequest(node, peerIdOf(out.to), channel === 'sync' ? SYNC_PROTOCOL : PROBE_PROTOCOL, bytes, {
-          maxRequestBytes: channel === 'sync' ? MAX_SYNC_BYTES : MAX_PROBE_BYTES,
-          maxResponseBytes: 1024,
-          timeoutMs: channel === 'sync' ? syncTimeoutMs : probeTimeoutMs
-        })
+        if (channel === 'sync') {
+          await sendRequest(node, peerIdOf(out.to), SYNC_PROTOCOL, bytes, { maxRequestBytes: MAX_SYNC_BYTES, maxResponseBytes: 1024, timeoutMs: syncTimeoutMs })
+        } else if (!await probeChannel.send(peerIdOf(out.to), bytes)) {
+          throw new Error('probe channel send failed')
+        }
         return true
       } catch (err) {
         stats.sendFailures[channel]++
@@ -193,7 +202,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     stop: async () => {
       stopped = true
       topic.close()
-      await probeServer.stop().catch(() => {})
+      await probeChannel.stop().catch(() => {})
       await syncServer.stop().catch(() => {})
     }
   }
