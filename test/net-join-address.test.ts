@@ -100,4 +100,28 @@ test('dialSeed retries with backoff, then fails with a typed error; succeeds aga
   } finally { await stopNodes([a, b]) }
 })
 
+test('dialSeed gives a slow seed longer each attempt (the timeout doubles, up to 4x)', async () => {
+  const waited: number[] = []
+  // A seed that never completes a handshake: each dial ends only when its signal aborts.
+  const stuck = {
+    dial: async (_addr: unknown, opts?: { signal?: AbortSignal }): Promise<never> => await new Promise((_resolve, reject) => {
+      const started = performance.now()
+      opts?.signal?.addEventListener('abort', () => { waited.push(performance.now() - started); reject(new Error('timed out')) }, { once: true })
+    })
+  }
+  // AbortSignal.timeout does not keep the process alive; this does, for the test's length.
+  const keepAlive = setInterval(() => {}, 1000)
+  try {
+    await dialSeed(stuck as unknown as Parameters<typeof dialSeed>[0], { multiaddr: multiaddr('/ip4/127.0.0.1/tcp/1') }, { retries: 3, dialTimeoutMs: 60, sleep: async () => {} })
+    assert.unreachable('should fail')
+  } catch (err) {
+    assert.instance(err, DialSeedError)
+  } finally {
+    clearInterval(keepAlive)
+  }
+  assert.is(waited.length, 4)
+  const expected = [60, 120, 240, 240]
+  waited.forEach((ms, i) => { assert.ok(ms >= expected[i] - 5 && ms < expected[i] + 200, `attempt ${i + 1} waited ${Math.round(ms)} ms, expected ~${expected[i]}`) })
+})
+
 test.run()

@@ -43,6 +43,10 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
       ...(usesTcp || !usesMemory ? [tcp()] : []),
       ...(usesMemory ? [memory()] : [])
     ],
+    // Membership's probes already say which peers are alive; libp2p's own monitor would
+    // open a ping stream on every connection every 10 s (N = 50: ~5 a second per node).
+    // Once a minute still aborts a connection that died silently (a partition).
+    connectionMonitor: { pingInterval: 60_000 },
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {

@@ -126,7 +126,12 @@ export interface DialSeedOptions {
   backoffMs?: number
   /** Upper bound for one backoff (default 5000). */
   maxBackoffMs?: number
-  /** Per-attempt dial timeout (default 5000). */
+  /**
+   * Timeout of the first attempt (default 5000); it doubles with each retry, up to
+   * 4×. A seed that is slow because many nodes join at once is still working on
+   * our handshake when a short timeout gives up, and a retry from scratch only adds
+   * to its load: waiting longer is what lets a herd of joins finish.
+   */
   dialTimeoutMs?: number
   /** Jitter source in [0, 1): each delay is scaled by 0.5 + random()/2. */
   random?: () => number
@@ -163,7 +168,7 @@ export async function dialSeed (node: Dialer, target: JoinTarget | string, opts:
   let lastError: unknown
   for (let attempt = 0; attempt <= retries; attempt++) {
     if (opts.signal?.aborted === true) throw new DialSeedError('aborted', attempt, `joining ${t.multiaddr.toString()} aborted`, opts.signal.reason)
-    const timeout = AbortSignal.timeout(opts.dialTimeoutMs ?? 5000)
+    const timeout = AbortSignal.timeout((opts.dialTimeoutMs ?? 5000) * 2 ** Math.min(attempt, 2))
     const signal = opts.signal != null ? AbortSignal.any([timeout, opts.signal]) : timeout
     try {
       return await node.dial(t.multiaddr, { signal })
