@@ -16,7 +16,8 @@ export function defaultComponents (config: AgentConfig): Component[] {
   const membership = new MembershipService({
     core: {
       joinFollowUps: [100, 300, 1000, 3000],
-      ...(probe !== undefined ? { probeInterval: probe, probeTimeout: Math.floor(probe / 2) } : {})
+      ...(probe !== undefined ? { probeInterval: probe, probeTimeout: Math.floor(probe / 2) } : {}),
+      ...(config.probeObservers !== undefined ? { probeObservers: config.probeObservers } : {})
     }
   })
   // The map service reads membership through its MembershipPort and advertises epoch,

@@ -52,6 +52,8 @@ export interface AgentConfig {
   fetchFrom: 'swarm' | 'coordinator'
   /** SWIM probe period T in ms (undefined: the membership default, 200); the direct-ack timeout is T/2. */
   probeIntervalMs: number | undefined
+  /** Members each node probes (its successors on a hashed ring); 0 probes everyone. Undefined: the default, 8. */
+  probeObservers: number | undefined
   /** The config file that was read, if any. */
   configFile: string | undefined
 }
@@ -71,7 +73,7 @@ export const DEFAULT_DEVICE_WEIGHT = 100
 export type FlagValues = Record<string, string | boolean | Array<string | boolean> | undefined>
 
 type Kind = 'path' | 'listen' | 'join' | 'level' | 'format' | 'command' | 'region' | 'zone' | 'ip' | 'port' | 'devices' | 'bool' |
-  'ring' | 'hook-timeout' | 'dead-after' | 'keep-epochs' | 'rebalance-delay' | 'mbit' | 'slots' | 'fetch-from' | 'probe-interval'
+  'ring' | 'hook-timeout' | 'dead-after' | 'keep-epochs' | 'rebalance-delay' | 'mbit' | 'slots' | 'fetch-from' | 'probe-interval' | 'probe-observers'
 
 interface FieldSpec { key: keyof AgentConfig, flag: string, kind: Kind, repeatable: boolean }
 
@@ -97,7 +99,8 @@ const FIELDS: FieldSpec[] = [
   { key: 'uploadLimitMbit', flag: 'upload-limit', kind: 'mbit', repeatable: false },
   { key: 'uploadSlots', flag: 'upload-slots', kind: 'slots', repeatable: false },
   { key: 'fetchFrom', flag: 'fetch-from', kind: 'fetch-from', repeatable: false },
-  { key: 'probeIntervalMs', flag: 'probe-interval', kind: 'probe-interval', repeatable: false }
+  { key: 'probeIntervalMs', flag: 'probe-interval', kind: 'probe-interval', repeatable: false },
+  { key: 'probeObservers', flag: 'probe-observers', kind: 'probe-observers', repeatable: false }
 ]
 
 /** The rings a bootstrap makes unless --ring says otherwise (swift-ring-builder create 10 3 1). */
@@ -189,7 +192,7 @@ function parseScalar (spec: FieldSpec, field: string, value: unknown, base: stri
     if (typeof value === 'string' && /^(0|false|no|off)$/i.test(value)) return false
     throw new ConfigError(field, 'expected true or false')
   }
-  if (typeof value === 'number' && ['region', 'zone', 'port', 'hook-timeout', 'dead-after', 'keep-epochs', 'rebalance-delay', 'mbit', 'slots', 'probe-interval'].includes(spec.kind)) {
+  if (typeof value === 'number' && ['region', 'zone', 'port', 'hook-timeout', 'dead-after', 'keep-epochs', 'rebalance-delay', 'mbit', 'slots', 'probe-interval', 'probe-observers'].includes(spec.kind)) {
     value = String(value)
   }
   if (typeof value !== 'string') throw new ConfigError(field, `expected a string, got ${JSON.stringify(value)}`)
@@ -245,6 +248,8 @@ function parseScalar (spec: FieldSpec, field: string, value: unknown, base: stri
       return parseInteger(field, value, 1, 1024)
     case 'probe-interval':
       return parseInteger(field, value, 20, 60_000)
+    case 'probe-observers':
+      return parseInteger(field, value, 0, 1024)
     case 'fetch-from':
       if (value !== 'swarm' && value !== 'coordinator') throw new ConfigError(field, `must be swarm or coordinator, got ${JSON.stringify(value)}`)
       return value
@@ -331,6 +336,7 @@ export function resolveConfig (sources: ConfigSources): AgentConfig {
     uploadSlots: 2,
     fetchFrom: 'swarm',
     probeIntervalMs: undefined,
+    probeObservers: undefined,
     configFile
   }
 

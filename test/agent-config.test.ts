@@ -29,6 +29,15 @@ test('defaults: ~/.ringleader, 0.0.0.0:7950, info, json', () => {
   assert.is(c.bootstrap, false)
 })
 
+test('probe observers: a flag, an env var or the file; out of range names the field', () => {
+  assert.is(resolveConfig({ flags: {}, env: {} }).probeObservers, undefined, 'the membership default applies')
+  assert.is(resolveConfig({ flags: { 'probe-observers': '3' }, env: {} }).probeObservers, 3)
+  assert.is(resolveConfig({ flags: {}, env: { RINGLEADER_PROBE_OBSERVERS: '0' } }).probeObservers, 0)
+  const e = configError(() => resolveConfig({ flags: { 'probe-observers': 'many' }, env: {} }))
+  assert.match(e.message, /probe-observers/)
+  configError(() => resolveConfig({ flags: { 'probe-observers': '2000' }, env: {} }))
+})
+
 test('precedence: flag > env > file > default, field by field', async () => {
   const dir = await makeTempDir()
   const file = join(dir, 'agent.json')

@@ -3,6 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Simulation } from './sim/simulator.js'
+import { observedBy } from '../protocol/membership/observers.js'
 
 const name = (i: number): string => `node-${String(i).padStart(3, '0')}`
 
@@ -63,6 +64,33 @@ test('crash one of 50: every survivor marks it dead within 3 s, nobody else is s
   // One failure costs a bounded number of publishes (accusers only), not one per node.
   const deadPublishes = sim.stats.byType.dead ?? 0
   assert.ok(deadPublishes <= 4, `${deadPublishes} dead publishes`)
+})
+
+test('probe observers: every member has k observers, and a node talks to ~2k peers, not N − 1', () => {
+  const ids = Array.from({ length: 50 }, (_, i) => name(i))
+  const observers = new Map<string, number>()
+  for (const id of ids) for (const t of observedBy(id, ids, 8)) observers.set(t, (observers.get(t) ?? 0) + 1)
+  assert.ok(ids.every(id => observers.get(id) === 8), 'each member observed by exactly 8')
+  assert.equal(observedBy(ids[0], ids.slice(0, 5), 8), ids.slice(1, 5), 'small clusters: everyone')
+  const peersPerNode = (sim: Simulation): number => {
+    const count = new Map<string, number>()
+    for (const pair of sim.stats.pairs) for (const id of pair.split(' ')) count.set(id, (count.get(id) ?? 0) + 1)
+    return Math.max(...count.values())
+  }
+  // Steady state: count the pairs that talk during the second virtual minute.
+  const ringed = cluster(50, 4)
+  ringed.run(60_000)
+  ringed.stats.pairs.clear()
+  ringed.run(60_000)
+  const everyone = cluster(50, 4, { config: { probeObservers: 0 } })
+  everyone.run(60_000)
+  everyone.stats.pairs.clear()
+  everyone.run(60_000)
+  const [ringPeers, allPeers] = [peersPerNode(ringed), peersPerNode(everyone)]
+  console.log(`  direct peers per node over a virtual minute: ${ringPeers} with 8 observers, ${allPeers} probing everyone`)
+  assert.ok(allPeers >= 45, `probing everyone talks to nearly all (${allPeers})`)
+  assert.ok(ringPeers <= 2 * 8 + 2, `ring: ${ringPeers} peers (8 successors, 8 predecessors, a push-pull or two)`)
+  assert.ok(ringed.allSeeAllAlive() && everyone.allSeeAllAlive())
 })
 
 test('10% packet loss on probes: no false positives over 2 virtual minutes', () => {

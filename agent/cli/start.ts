@@ -32,6 +32,7 @@ export const START_OPTIONS = {
   'upload-slots': { type: 'string' },
   'fetch-from': { type: 'string' },
   'probe-interval': { type: 'string' },
+  'probe-observers': { type: 'string' },
   'print-config': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -56,6 +57,8 @@ Cluster:
                           retried with backoff until one answers
   --probe-interval MS     failure-detector probe period (default 200: a failure is
                           seen in ~3 s; larger means less traffic and slower detection)
+  --probe-observers K     members each node probes: its K successors on a hashed ring,
+                          so each member has K observers (default 8; 0: everyone)
   --region N, --zone N    this node's Swift region and zone (0-65535, default 1)
   --storage-ip IP         this node's Swift storage address (default 127.0.0.1)
   --storage-port PORT     this node's Swift storage port (1-65535, default 6200)

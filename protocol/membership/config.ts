@@ -3,7 +3,7 @@
 //
 // Failure-detection budget (design.md §8: kill -9 → every survivor marks it failed
 // in ≤ 3 s at N ≈ 50, no false positives on a loaded 2-core box), with T = probeInterval:
-//   first probe of the dead node      ≈ T … 2T      (N-1 probers, round-robin, random phase)
+//   first probe of the dead node      ≈ T … 2T      (k observers, each probing it every k periods, random phase)
 //   that probe fails (direct+indirect) = T          (indirect window ends with the period)
 //   suspicion at the first suspector  = suspicionMinTimeout once k confirmations arrive;
 //     confirmations come from suspicion-directed probes within ≈ 2T of the first suspect
@@ -20,6 +20,13 @@ export interface MembershipConfig {
   readonly probeInterval: number
   /** Wait for a direct ack before asking helpers; also the helper's own ping timeout. Stretched by awareness. Must be ≤ T/2 so the indirect window (T − timeout) is at least as long. Default 100. */
   readonly probeTimeout: number
+  /**
+   * Members each node probes round-robin: its k successors on a ring hashed by id
+   * (observers.ts), so every member has k observers and a node needs about 2k
+   * probe connections instead of N − 1. 0 probes everyone (classic SWIM). The probe
+   * rate each member sees is one per period either way. Default 8.
+   */
+  readonly probeObservers: number
   /** k helpers asked to `ping-req` the target after a missed direct ack (SWIM). Default 3. */
   readonly indirectChecks: number
   /** Helper sends `nack` at this fraction of its probe timeout if the target stays silent (Lifeguard). Default 0.8. */
@@ -71,6 +78,7 @@ export interface MembershipConfig {
 export const DEFAULT_CONFIG: Readonly<Required<Omit<MembershipConfig, 'suspicionConfirmations'>>> = {
   probeInterval: 200,
   probeTimeout: 100,
+  probeObservers: 8,
   indirectChecks: 3,
   nackRatio: 0.8,
   awarenessMaxMultiplier: 8,
@@ -112,6 +120,7 @@ export function resolveConfig (partial: Partial<MembershipConfig> = {}): Resolve
   positive('probeTimeout', c.probeTimeout)
   if (c.probeTimeout * 2 > c.probeInterval) throw new ConfigError('probeTimeout', 'must be at most half of probeInterval (the rest is the indirect window)')
   if (!Number.isInteger(c.indirectChecks) || c.indirectChecks < 0) throw new ConfigError('indirectChecks', 'must be a non-negative integer')
+  if (!Number.isInteger(c.probeObservers) || c.probeObservers < 0) throw new ConfigError('probeObservers', 'must be a non-negative integer (0: probe everyone)')
   positive('nackRatio', c.nackRatio)
   if (c.nackRatio >= 1) throw new ConfigError('nackRatio', 'must be below 1')
   positive('awarenessMaxMultiplier', c.awarenessMaxMultiplier, true)

@@ -265,7 +265,14 @@ export class Membership {
     }
   }
 
+  /**
+   * An anti-entropy partner: a random alive ring neighbour (a peer this node is
+   * connected to anyway), else any alive member. A uniform pick over all members
+   * would, over time, connect every pair: the N² connections probe observers avoid.
+   */
   private randomPeer (): MemberEntry | undefined {
+    const near = this.prober.neighbours().map(id => this.table.get(id)).filter((e): e is MemberEntry => e !== undefined && e.status === 'alive')
+    if (near.length > 0) return near[Math.floor(this.random() * near.length) % near.length]
     return this.table.sample(1, e => e.id !== this.id && e.status === 'alive', this.random)[0]
   }
 

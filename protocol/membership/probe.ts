@@ -1,10 +1,12 @@
 // Failure detection by probing (SWIM with Lifeguard's nacks and awareness).
 //
-// Scheduling: one probe per period, round-robin over a shuffled list of members,
-// re-shuffled every round; members added mid-round go to a random position so a
-// new member is probed within about one round. Ids that stop being probe-able
-// (dead, left, reaped) are skipped lazily. Suspicion-directed probes (see
-// config.suspicionProbeFanout) jump the queue.
+// Scheduling: one probe per period, round-robin over a shuffled list of the
+// members this node observes (observers.ts: its k successors on a hashed ring, or
+// everyone when probeObservers is 0), re-shuffled every round; an observed member
+// added mid-round goes to a random position so it is probed within about one
+// round. Ids that stop being probe-able (dead, left, reaped) are skipped lazily.
+// Suspicion-directed probes (see config.suspicionProbeFanout) jump the queue and
+// may go to any member.
 //
 // One probe: ping; no ack within probeTimeout × (awareness+1) → ping-req to k
 // helpers; no ack by the end of the period → the host suspects the target.
@@ -14,6 +16,7 @@ import type { Awareness } from './awareness.js'
 import { lateTickSlack, type ResolvedConfig } from './config.js'
 import type { MemberTable } from './state.js'
 import type { MembershipMessage } from './types.js'
+import { observedBy, ringNeighbours } from './observers.js'
 
 export class ProbeOrder {
   private list: string[] = []
@@ -110,7 +113,10 @@ export class Prober {
     this.nextProbeAt = now + host.random() * host.cfg.probeInterval
   }
 
-  insert (id: string): void { this.order.insert(id) }
+  /** A member became probe-able; it joins the current round if this node observes it. */
+  insert (id: string): void {
+    if (this.host.cfg.probeObservers <= 0 || this.observed().includes(id)) this.order.insert(id)
+  }
 
   prioritize (id: string): void { this.order.prioritize(id) }
 
@@ -171,7 +177,7 @@ export class Prober {
     const p = this.probe
     if (p !== undefined && p.phase === 'direct' && now >= p.directDeadline) {
       const target = h.table.get(p.target)
-      const helpers = h.table.sample(h.cfg.indirectChecks, e => e.status === 'alive' && e.id !== h.id && e.id !== p.target, h.random)
+      const helpers = this.helpersFor(p.target)
       p.phase = 'indirect'
       p.helpers = helpers.map(x => x.id)
       // A late tick (stalled event loop) still gets a full indirect window.
@@ -222,9 +228,48 @@ export class Prober {
   }
 
   private candidates (): string[] {
+    return this.host.cfg.probeObservers <= 0 ? this.probeableIds() : this.observed()
+  }
+
+  private probeableIds (): string[] {
     const out: string[] = []
     for (const e of this.host.table.values()) if (this.probeable(e.id)) out.push(e.id)
     return out
+  }
+
+  /** Probe-able members on both sides of this node's ring position; everyone without observers. */
+  neighbours (): string[] {
+    const ids = this.probeableIds()
+    if (this.host.cfg.probeObservers <= 0) return ids
+    const { successors, predecessors } = ringNeighbours(this.host.id, ids, this.host.cfg.probeObservers)
+    return [...new Set([...successors, ...predecessors])]
+  }
+
+  /** The members this node observes in the current view. */
+  private observed (): string[] {
+    return observedBy(this.host.id, this.probeableIds(), this.host.cfg.probeObservers)
+  }
+
+  /**
+   * Helpers for an indirect probe: alive members this node observes first (we talk
+   * to them already, and the ones before the target on the ring observe it too),
+   * then random alive members for the rest.
+   */
+  private helpersFor (target: string): Array<{ id: string, addrs: readonly string[] }> {
+    const h = this.host
+    const want = h.cfg.indirectChecks
+    const picked: Array<{ id: string, addrs: readonly string[] }> = []
+    if (want === 0) return picked
+    const near = h.cfg.probeObservers <= 0 ? [] : shuffle(this.observed(), h.random)
+    for (const id of near) {
+      const e = h.table.get(id)
+      if (picked.length < want && e !== undefined && e.status === 'alive' && id !== target) picked.push({ id, addrs: e.addrs })
+    }
+    if (picked.length < want) {
+      const taken = new Set(picked.map(x => x.id))
+      for (const e of h.table.sample(want - picked.length, x => x.status === 'alive' && x.id !== h.id && x.id !== target && !taken.has(x.id), h.random)) picked.push({ id: e.id, addrs: e.addrs })
+    }
+    return picked
   }
 
   private reply (to: string, msg: MembershipMessage): void {

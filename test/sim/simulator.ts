@@ -41,13 +41,15 @@ export interface SimStats {
   gossipDelivered: number
   wireBytes: number
   byType: Record<string, number>
+  /** Unordered pairs that exchanged direct messages: the connections a real transport would hold. */
+  pairs: Set<string>
 }
 
 export class Simulation {
   now = 0
   readonly nodes = new Map<string, SimNode>()
   readonly net: FakeNetwork
-  readonly stats: SimStats = { direct: 0, directLost: 0, gossipPublished: 0, gossipDelivered: 0, wireBytes: 0, byType: {} }
+  readonly stats: SimStats = { direct: 0, directLost: 0, gossipPublished: 0, gossipDelivered: 0, wireBytes: 0, byType: {}, pairs: new Set() }
   /** Called for every member event any node reports. */
   onEvent: ((node: string, event: MemberEvent) => void) | undefined
   private readonly queue = new EventQueue()
@@ -219,6 +221,7 @@ export class Simulation {
 
   private sendDirect (from: string, to: string, msg: MembershipMessage): void {
     this.stats.direct++
+    this.stats.pairs.add(from < to ? `${from} ${to}` : `${to} ${from}`)
     const decoded = this.roundTrip(msg, channelOf(msg))
     const delay = this.net.directDelay(from, to)
     const target = this.nodes.get(to)
