@@ -5,14 +5,16 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker } from 'node:worker_threads'
-import { decodeBuilderState, encodeBuilderState, encodeRingGz, rebalance } from '../ring/index.js'
+import { decodeBuilderState, decodeRingGz, encodeBuilderState, encodeRingGz, rebalance } from '../ring/index.js'
 import type { BuildParams, DeviceSpec, RingDevice } from '../ring/types.js'
 
 export interface RingBuildJob {
   params: BuildParams
   devices: DeviceSpec[]
-  /** Encoded builder state of the previous epoch, if any. */
+  /** Encoded builder state of the previous epoch, if any… */
   previous?: Uint8Array
+  /** …and that epoch's ring.gz, which holds the state's rows. */
+  previousRing?: Uint8Array
   now: number
 }
 
@@ -23,7 +25,7 @@ export interface RingBuildOutput {
 }
 
 export function buildRing (job: RingBuildJob): RingBuildOutput {
-  const previous = job.previous === undefined ? undefined : decodeBuilderState(job.previous)
+  const previous = job.previous === undefined ? undefined : decodeBuilderState(job.previous, job.previousRing === undefined ? undefined : decodeRingGz(job.previousRing).rows)
   const result = rebalance({ params: job.params, devices: job.devices, previous, now: job.now })
   return { ringGz: encodeRingGz(result.ring), builderState: encodeBuilderState(result.state), devs: result.state.devs }
 }

@@ -7,7 +7,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
-import { decodeBuilderState } from '../ring/index.js'
+import { decodeBuilderState, decodeRingGz } from '../ring/index.js'
 import { EpochMachine, validateRingDefinition, type MapVerdict } from '../protocol/map/epoch-machine.js'
 import { EpochError, type BuildRequest, type EpochEvent, type EpochViewMember, type Readiness, type RingDevices } from '../protocol/map/epoch-types.js'
 import { decodeMap, encodeMap, mapHash, type ClusterMap } from '../protocol/map/map.js'
@@ -581,8 +581,7 @@ export class MapService {
       if (this.stopped) return
       const store = this.opts.store
       const rings = await Promise.all(Object.entries(map.rings).map(async ([name, e]) => ({ name, bytes: await store.get(e.cid) })))
-      const devices: RingDevices = {}
-      for (const [name, e] of Object.entries(map.rings)) devices[name] = decodeBuilderState(await store.get(e.builderCid)).devs
+      const devices = await ringDevices(map, store, new Map(rings.map(r => [r.name, r.bytes])))
       const all = [hash, ...Object.values(map.rings).flatMap(e => [e.cid, e.builderCid])]
       await store.retain(map.epoch, all)
       const result = await installEpoch({ dataDir: this.opts.dataDir, ringDir: this.opts.ringDir, epoch: map.epoch, mapHash: hash, rings, now: this.now(), ...(this.opts.hook !== undefined ? { hook: this.opts.hook } : {}) })
@@ -633,8 +632,7 @@ export class MapService {
     try {
       const map = decodeMap(await this.opts.store.get(rec.mapHash))
       if (mapHash(map) !== rec.mapHash || map.epoch !== rec.epoch) throw new Error('map blob does not match installed.json')
-      const devices: RingDevices = {}
-      for (const [name, e] of Object.entries(map.rings)) devices[name] = decodeBuilderState(await this.opts.store.get(e.builderCid)).devs
+      const devices = await ringDevices(map, this.opts.store)
       this.machine.restore(map, devices, this.now())
       this.log?.info('serving the installed map from disk; syncing', { epoch: map.epoch })
     } catch (err) {
@@ -693,4 +691,14 @@ export class MapService {
     if (p === undefined) { p = peerIdFromString(id); this.peerIds.set(id, p) }
     return p
   }
+}
+
+/** Each ring's device slots from its builder state, whose rows are its ring's (checked). */
+async function ringDevices (map: ClusterMap, store: BlobStore, loaded = new Map<string, Uint8Array>()): Promise<RingDevices> {
+  const devices: RingDevices = {}
+  for (const [name, e] of Object.entries(map.rings)) {
+    const ring = loaded.get(name) ?? await store.get(e.cid)
+    devices[name] = decodeBuilderState(await store.get(e.builderCid), decodeRingGz(ring).rows).devs
+  }
+  return devices
 }

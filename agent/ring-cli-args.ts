@@ -1,6 +1,8 @@
 // Shared pieces of the `agent ring` subcommands: strict flag parsing, number flags,
 // input reading, and the usage error that maps to exit code 2.
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { decodeRingGz } from '../ring/format.js'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 
 export interface RingCliIo {
@@ -66,4 +68,15 @@ export async function readInput (path: string, what: string): Promise<Uint8Array
 /** Fixed-point text for reports. */
 export function fixed (n: number, digits = 2): string {
   return n.toFixed(digits)
+}
+
+/**
+ * The rows of NAME.ring.gz next to NAME.builder, which a builder state (v3) needs:
+ * it keeps its rows in its ring. Undefined when there is no such file.
+ */
+export async function siblingRingRows (builderPath: string): Promise<Uint16Array[] | undefined> {
+  if (!builderPath.endsWith('.builder')) return undefined
+  const ringPath = builderPath.slice(0, -'.builder'.length) + '.ring.gz'
+  if (!existsSync(ringPath)) return undefined
+  return decodeRingGz(await readInput(ringPath, 'ring file')).rows
 }

@@ -11,7 +11,7 @@ import type { BuilderState, BuildParams } from '../ring/types.js'
 import { readDevicesFile } from './devices-file.js'
 import { fsyncDir, tempNameFor } from './fs-atomic.js'
 import { formatKeyValues } from './cli/table.js'
-import { EXIT_OK, fixed, intFlag, numberFlag, overloadFlag, parse, readInput, RingUsageError, str, type RingCliDeps, type RingCliIo } from './ring-cli-args.js'
+import { EXIT_OK, fixed, intFlag, numberFlag, overloadFlag, parse, readInput, RingUsageError, siblingRingRows, str, type RingCliDeps, type RingCliIo } from './ring-cli-args.js'
 
 export const BUILD_USAGE = `Usage: agent ring build --name NAME --devices devices.json --part-power P --replicas R --out DIR [options]
 
@@ -28,6 +28,7 @@ on any error DIR is left as it was.
   --overload F                   extra share a device may take for dispersion: 0.1 or 10% (default 0)
   --seed S                       seed of the builder's deterministic choices (default 1)
   --previous FILE                a .builder to continue from, so few partitions move
+                                 (its NAME.ring.gz must sit next to it: the rows live there)
   --pretend-min-part-hours-passed  ignore min_part_hours for this rebalance
   --out DIR                      output directory (created if missing)
   --json                         print a JSON object instead of a table
@@ -96,7 +97,7 @@ export async function build (args: string[], io: RingCliIo, deps: RingCliDeps): 
 
   const devices = await readDevicesFile(devicesPath as string)
   let previous: BuilderState | undefined
-  if (previousPath !== undefined) previous = decodeBuilderState(await readInput(previousPath, 'builder file'))
+  if (previousPath !== undefined) previous = decodeBuilderState(await readInput(previousPath, 'builder file'), await siblingRingRows(previousPath))
   const params: BuildParams = {
     partPower: partPower ?? (previous as BuilderState).params.partPower,
     replicas: replicas ?? (previous as BuilderState).params.replicas,

@@ -8,7 +8,7 @@ import { hashPath, partitionFor, RingLookup, type HashPathConfig } from '../ring
 import type { BuilderState, RingData, RingDevice } from '../ring/types.js'
 import { formatKeyValues, formatTable } from './cli/table.js'
 import { resolveRingArg } from './ring-cli-live.js'
-import { EXIT_OK, fixed, intFlag, parse, readInput, RingUsageError, str, type RingCliIo } from './ring-cli-args.js'
+import { EXIT_OK, fixed, intFlag, parse, readInput, RingUsageError, siblingRingRows, str, type RingCliIo } from './ring-cli-args.js'
 
 export const SHOW_USAGE = `Usage: agent ring show FILE|NAME [--data-dir DIR] [--json]
 
@@ -46,7 +46,7 @@ async function loadRingFile (path: string): Promise<LoadedRing> {
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) return { kind: 'ring.gz', ring: decodeRingGz(bytes), bytes }
   let state: BuilderState
   try {
-    state = decodeBuilderState(bytes)
+    state = decodeBuilderState(bytes, await siblingRingRows(path))
   } catch (err) {
     throw new RingFormatError('not-gzip', `${path} is neither a ring.gz (no gzip magic) nor a builder file (${(err as Error).message})`)
   }

@@ -44,7 +44,7 @@ test('plan → build → store → map → accept → install, then a join and a
     assert.equal(acceptMap(undefined, map1, { signer: ids[0], isKnownMember: () => true, known: () => undefined }), { accept: true })
 
     // What the next coordinator reads back from the blobs of the current map.
-    const state1 = decodeBuilderState(await store.get(map1.rings.object.builderCid))
+    const state1 = decodeBuilderState(await store.get(map1.rings.object.builderCid), decodeRingGz(await store.get(map1.rings.object.cid)).rows)
     assert.is(state1.devs.filter(d => d != null).length, 6)
     const previous = { map: map1, devices: { object: state1.devs } }
 

@@ -7,6 +7,7 @@ import { rebalance, ringStats, RingBuildError, type RingBuildErrorCode } from '.
 import { decodeBuilderState, encodeBuilderState } from '../ring/state.js'
 import { decode as decodeCbor, encode as encodeCbor } from 'cbor-x'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
+import { createHash } from 'node:crypto'
 import type { BuildParams, DeviceSpec, RebalanceResult, RingData } from '../ring/types.js'
 
 const HOUR = 3_600_000
@@ -473,7 +474,7 @@ test('builder state: round trip, then continue identically; corrupt or truncated
   const devices = uniformCluster({ regions: 2, zones: 2, hosts: 2, disks: 2, weight: (i) => 100 + i })
   const first = rebalance({ params: params({ replicas: 2.5, minPartHours: 1, overload: 0.25, seed: 9 }), devices: [...devices.slice(1), { ...devices[0], meta: 'm', replication_ip: '192.168.0.1', replication_port: 6300 }], now: 5 * HOUR })
   const bytes = encodeBuilderState(first.state)
-  const decoded = decodeBuilderState(bytes)
+  const decoded = decodeBuilderState(bytes, first.ring.rows)
   assert.equal(decoded, first.state)
   const added = [...devices, { region: 1, zone: 1, ip: '10.77.0.1', port: 6200, device: 'sda', weight: 120 }]
   const viaObject = rebalance({ params: first.state.params, devices: added, previous: first.state, now: 9 * HOUR })
@@ -482,10 +483,14 @@ test('builder state: round trip, then continue identically; corrupt or truncated
   assert.equal(encodeBuilderState(viaBytes.state), encodeBuilderState(viaObject.state))
 
   expectCode(() => decodeBuilderState(new Uint8Array()), 'bad-state')
-  for (const cut of [1, 10, bytes.length >> 1, bytes.length - 1]) expectCode(() => decodeBuilderState(bytes.subarray(0, cut)), 'bad-state')
+  for (const cut of [1, 10, bytes.length >> 1, bytes.length - 1]) expectCode(() => decodeBuilderState(bytes.subarray(0, cut), first.ring.rows), 'bad-state')
   const flipped = bytes.slice()
-  flipped[bytes.length - 100] ^= 0x10
-  expectCode(() => decodeBuilderState(flipped), 'bad-state', /checksum|CBOR/)
+  flipped[bytes.length - 20] ^= 0x10
+  expectCode(() => decodeBuilderState(flipped, first.ring.rows), 'bad-state', /checksum|CBOR|inflate/)
+  // The rows live in the ring: without it, or with another ring's rows, decoding refuses.
+  expectCode(() => decodeBuilderState(bytes), 'bad-state', /rows in its ring/)
+  const otherRows = first.ring.rows.map((row, r) => r === 0 ? Uint16Array.from(row, (v, p) => p === 0 ? row[1] : v) : row)
+  expectCode(() => decodeBuilderState(bytes, otherRows), 'bad-state', /not the one this state was built with/)
   expectCode(() => decodeBuilderState(new Uint8Array([0xa1, 0x61, 0x61, 0x01])), 'bad-state', /not a ringleader builder state/)
   // Inconsistent states are refused at encode time and when passed to rebalance.
   const shortRow = { ...first.state, rows: [first.state.rows[0].subarray(1), ...first.state.rows.slice(1)] }
@@ -496,18 +501,23 @@ test('builder state: round trip, then continue identically; corrupt or truncated
   expectCode(() => encodeBuilderState(badAges), 'bad-state', /lastMoveHours/)
 })
 
-test('builder state v2 is deflated; v1 blobs (uncompressed body) still read; an inflate bomb is refused', () => {
+test('builder state v3 keeps its rows in the ring and is small; v1 and v2 blobs (rows inside) still read; an inflate bomb is refused', () => {
   const devices = uniformCluster({ regions: 1, zones: 3, hosts: 2, disks: 2, weight: () => 100 })
   const built = rebalance({ params: params({ partPower: 12 }), devices, now: HOUR })
-  const v2 = encodeBuilderState(built.state)
-  const outer = decodeCbor(v2) as { kind: string, v: number, sum: Uint8Array, body: Uint8Array }
-  assert.is(outer.v, 2)
-  const body = inflateRawSync(outer.body)
-  assert.ok(outer.body.length < body.length, 'the body is compressed')
-  const v1 = encodeCbor({ kind: outer.kind, v: 1, sum: outer.sum, body })
-  assert.equal(decodeBuilderState(v1), built.state)
-  const bomb = encodeCbor({ kind: outer.kind, v: 2, sum: outer.sum, body: deflateRawSync(Buffer.alloc(800 << 20)) })
-  expectCode(() => decodeBuilderState(bomb), 'bad-state', /does not inflate/)
+  const v3 = encodeBuilderState(built.state)
+  const outer = decodeCbor(v3) as { kind: string, v: number, sum: Uint8Array, body: Uint8Array }
+  assert.is(outer.v, 3)
+  const rowBytes = built.ring.rows.reduce((n, row) => n + row.byteLength, 0)
+  assert.ok(v3.length < rowBytes / 4, `v3 is ${v3.length} bytes for ${rowBytes} bytes of rows`)
+  // The same state written the older ways: rows inside the body, stored as is (v1) or deflated (v2).
+  const inner = decodeCbor(inflateRawSync(outer.body)) as Record<string, unknown>
+  const { rowsSum: _sum, ...rest } = inner
+  const oldBody = encodeCbor({ ...rest, rows: built.state.rows.map(r => new Uint8Array(r.buffer, r.byteOffset, r.byteLength)) })
+  const oldSum = new Uint8Array(createHash('sha256').update(oldBody).digest())
+  assert.equal(decodeBuilderState(encodeCbor({ kind: outer.kind, v: 1, sum: oldSum, body: oldBody })), built.state)
+  assert.equal(decodeBuilderState(encodeCbor({ kind: outer.kind, v: 2, sum: oldSum, body: deflateRawSync(oldBody) })), built.state)
+  const bomb = encodeCbor({ kind: outer.kind, v: 3, sum: outer.sum, body: deflateRawSync(Buffer.alloc(800 << 20)) })
+  expectCode(() => decodeBuilderState(bomb, built.ring.rows), 'bad-state', /does not inflate/)
 })
 
 test('the builder is pure: timing only through an injected clock', () => {
