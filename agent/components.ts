@@ -17,7 +17,10 @@ export function defaultComponents (config: AgentConfig): Component[] {
     core: {
       joinFollowUps: [100, 300, 1000, 3000],
       ...(probe !== undefined ? { probeInterval: probe, probeTimeout: Math.floor(probe / 2) } : {}),
-      ...(config.probeObservers !== undefined ? { probeObservers: config.probeObservers } : {})
+      ...(config.probeObservers !== undefined ? { probeObservers: config.probeObservers } : {}),
+      // A dead member must stay in the view until the map has dropped its devices:
+      // the planner keeps the devices of a map member the view no longer lists.
+      deadReapTimeout: Math.max(3_600_000, config.removeDeadAfterS * 1000 + 600_000)
     }
   })
   // The map service reads membership through its MembershipPort and advertises epoch,

@@ -123,6 +123,21 @@ test('plan: a member with no readable meta keeps its previous devices', () => {
   assert.is(p.rings.object.devices.length, 4)
 })
 
+test('plan: a map member the view does not list is unknown, not gone: its devices stay, it is not alive', () => {
+  const { previous } = afterFirstPlan(view())
+  // A coordinator that just restarted has heard of a and c only.
+  const partial = view().filter(m => m.id !== b)
+  const p = planRebalance({ previous, rings, members: partial, policy: { removeDeadAfterMs: HOUR, now: T0 } })
+  assert.not.ok(p.changed, JSON.stringify(p.rings.object.reasons))
+  assert.equal(p.members, [a, b, c])
+  assert.is(p.rings.object.devices.filter(x => x.meta === b).length, 1)
+  assert.equal(p.gate, { majority: true, alive: 2, of: 3 })
+  // Knowing only itself of three, it has no majority either way.
+  const alone = planRebalance({ previous, rings, members: [view()[0]], policy: { removeDeadAfterMs: HOUR, now: T0 } })
+  assert.not.ok(alone.changed)
+  assert.equal(alone.gate, { majority: false, alive: 1, of: 3 })
+})
+
 test('plan: a new ring and a dropped ring are changes; contested devices go to the lower id', () => {
   const { previous } = afterFirstPlan(view())
   const members = view()

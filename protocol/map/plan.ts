@@ -127,7 +127,14 @@ function diffDevices (prev: ReadonlyArray<PreviousDevice | null>, next: DeviceSp
 /** The whole planning step; see RebalancePlan for what comes back. */
 export function planRebalance (input: PlanInput): RebalancePlan {
   const { previous, policy } = input
-  const kept = [...input.members].filter(m => !isRemoved(m, policy)).sort((a, b) => compareIds(a.id, b.id))
+  // A member of the previous map that this view does not list at all is unknown,
+  // not gone: a coordinator that just restarted or joined may not have heard of it
+  // yet. It keeps its devices (carried over like a member without meta) until
+  // membership says it left or stayed dead past the timeout. It is not alive for
+  // the majority gate.
+  const listed = new Set(input.members.map(m => m.id))
+  const unknown: PlanMember[] = (previous?.map.members ?? []).filter(id => !listed.has(id)).map(id => ({ id, status: 'suspect', meta: undefined, statusSince: policy.now }))
+  const kept = [...input.members, ...unknown].filter(m => !isRemoved(m, policy)).sort((a, b) => compareIds(a.id, b.id))
 
   // Devices by identity; members are visited lowest id first, so the lower id keeps a contested device.
   const devices = new Map<string, DeviceSpec>()
