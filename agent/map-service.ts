@@ -95,6 +95,8 @@ export interface MapStatus {
   /** Installed epoch → how many alive members report it (the cluster's sync status). */
   membersByEpoch: Record<string, number>
   buildInFlight: boolean
+  /** The greatest map this node holds, when it is not yet installed: its blobs are being fetched or installed. */
+  pending?: { epoch: number, hash: string, blobs: number, verified: number, sinceMs: number }
 }
 
 export interface MapRingInfo { name: string, cid: string, builderCid: string, size?: number, partPower: number, replicas: number, minPartHours: number, overload: number }
@@ -135,6 +137,8 @@ export class MapService {
   private readonly protect = new Set<string>()
   /** Blobs of the map being fetched that are verified and in the store (advertised in meta). */
   private verified = new Set<string>()
+  /** The map whose blobs are being fetched, and since when. */
+  private fetchStarted: { hash: string, at: number } | undefined
   private installChain: Promise<void> = Promise.resolve()
   private lastMeta = ''
   private readonly ringSetWaiters = new Map<number, Waiter<number>>()
@@ -237,8 +241,20 @@ export class MapService {
       ...(hash !== undefined ? { mapHash: hash } : {}),
       ...(coordinator !== undefined ? { coordinator } : {}),
       membersByEpoch,
-      buildInFlight: this.machine.buildInFlight()
+      buildInFlight: this.machine.buildInFlight(),
+      ...(this.pendingStatus() ?? {})
     }
+  }
+
+  /** What a node that is behind is waiting for (shows in `status`: the first thing to look at when a node lags). */
+  private pendingStatus (): { pending: NonNullable<MapStatus['pending']> } | undefined {
+    const current = this.machine.currentMap()
+    const hash = this.machine.currentMapHash()
+    if (current === undefined || hash === undefined || hash === this.machine.installed().hash) return undefined
+    const blobs = 1 + 2 * Object.keys(current.rings).length
+    const verified = this.fetchStarted?.hash === hash ? this.verified.size : 0
+    const since = this.fetchStarted?.hash === hash ? this.fetchStarted.at : this.now()
+    return { pending: { epoch: current.epoch, hash, blobs, verified, sinceMs: Math.max(0, this.now() - since) } }
   }
 
   /** The installed map, or undefined before the first install. */
@@ -557,6 +573,7 @@ export class MapService {
     for (const e of Object.values(map.rings)) if (e.size !== undefined) sizes.set(e.cid, e.size)
     // Only the newest map's blobs are advertised before install.
     this.verified = new Set()
+    if (this.fetchStarted?.hash !== hash) this.fetchStarted = { hash, at: this.now() }
     const advertise = (cid: string): void => {
       if (this.stopped || this.machine.currentMapHash() !== hash) return
       this.verified.add(cid)

@@ -229,7 +229,15 @@ test('a holder serving corrupt bytes is shunned; the blob comes from another hol
   assert.ok(newest !== undefined)
   // Gossipsub may already have handed it the recent map (IHAVE/IWANT); either way it syncs.
   assert.ok(['accept', 'ignore'].includes(late.svc.onSyncedMap(newest, coord.id)))
+  // While behind, status says what it waits for: the map it holds and its blobs.
+  const behind = late.svc.status()
+  if (behind.epoch !== 4) {
+    assert.is(behind.pending?.epoch, 4, JSON.stringify(behind))
+    assert.is(behind.pending?.blobs, 5, 'the map and two blobs per ring')
+    assert.ok((behind.pending?.verified ?? 99) < 5)
+  }
   await waitFor(() => late.svc.status().epoch === 4, 20_000, 'late node installs epoch 4')
+  assert.is(late.svc.status().pending, undefined, 'nothing pending once installed')
   assert.equal(late.svc.shunnedHolders(), [bad.id])
   assert.is(await sha(join(late.ringDir, 'object.ring.gz')), await sha(join(coord.ringDir, 'object.ring.gz')))
   assert.is(await sha(join(late.ringDir, 'account.ring.gz')), await sha(join(coord.ringDir, 'account.ring.gz')))

@@ -8,6 +8,7 @@ import { CLIENT_OPTIONS, CLIENT_OPTIONS_HELP, socketPathFor, usageOnError, withE
 import { EXIT, UsageError } from './exit-codes.js'
 import type { Io, Subcommand } from './io.js'
 import { formatKeyValues, formatTable } from './table.js'
+import { formatPending } from './status.js'
 
 function formatBytes (n: number | undefined): string {
   if (n === undefined) return '-'
@@ -18,7 +19,7 @@ function formatBytes (n: number | undefined): string {
 
 export function formatMap (a: MapAnswer): string {
   const s = a.status
-  const head: Array<[string, unknown]> = [['state', s.state], ['newest seen', s.newestSeen]]
+  const head: Array<[string, unknown]> = [['state', s.state], ['newest seen', s.newestSeen], ...(s.pending !== undefined ? [['pending', formatPending(s.pending)] as [string, unknown]] : [])]
   if (a.map === null) return formatKeyValues([['epoch', 'none installed'], ...head, ['ring dir', a.ringDir]])
   const m = a.map
   return formatKeyValues([

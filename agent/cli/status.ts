@@ -10,6 +10,11 @@ import { formatDuration, formatKeyValues } from './table.js'
 const CORE = new Set(['nodeId', 'state', 'listen', 'uptimeMs', 'version', 'pid', 'dataDir', 'startedAt'])
 const HIDDEN = new Set(['map', 'bootstrap', 'membership'])
 
+/** "epoch 8: 2 of 5 blobs verified, for 12 s", the line an operator reads when a node lags. */
+export function formatPending (p: NonNullable<MapStatus['pending']>): string {
+  return `epoch ${p.epoch}: ${p.verified} of ${p.blobs} blobs verified, for ${formatDuration(p.sinceMs)}`
+}
+
 export function formatStatus (s: Record<string, unknown>): string {
   const rows: Array<[string, unknown]> = [
     ['node id', s.nodeId],
@@ -23,6 +28,7 @@ export function formatStatus (s: Record<string, unknown>): string {
   const map = s.map as Partial<MapStatus> | undefined
   if (map !== undefined) {
     rows.push(['epoch', `${map.epoch ?? 0} installed, newest seen ${map.newestSeen ?? 0}`])
+    if (map.pending !== undefined) rows.push(['pending', formatPending(map.pending)])
     rows.push(['coordinator', map.coordinator ?? '-'])
     rows.push(['members by epoch', Object.entries(map.membersByEpoch ?? {}).map(([e, n]) => `epoch ${e}: ${n}`).join(', ')])
   }
