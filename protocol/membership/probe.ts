@@ -16,7 +16,7 @@ import type { Awareness } from './awareness.js'
 import { lateTickSlack, type ResolvedConfig } from './config.js'
 import type { MemberTable } from './state.js'
 import type { MembershipMessage } from './types.js'
-import { observedBy, ringNeighbours } from './observers.js'
+import { ringNeighbours } from './observers.js'
 
 export class ProbeOrder {
   private list: string[] = []
@@ -106,6 +106,7 @@ export class Prober {
   private probe: ProbeInFlight | undefined
   private readonly relays = new Map<number, Relay>()
   private nextProbeAt: number
+  private ringCache: { version: number, successors: string[], neighbours: string[] } | undefined
 
   constructor (private readonly host: ProberHost, now: number) {
     this.order = new ProbeOrder(host.random)
@@ -239,15 +240,25 @@ export class Prober {
 
   /** Probe-able members on both sides of this node's ring position; everyone without observers. */
   neighbours (): string[] {
-    const ids = this.probeableIds()
-    if (this.host.cfg.probeObservers <= 0) return ids
-    const { successors, predecessors } = ringNeighbours(this.host.id, ids, this.host.cfg.probeObservers)
-    return [...new Set([...successors, ...predecessors])]
+    if (this.host.cfg.probeObservers <= 0) return this.probeableIds()
+    return [...this.ring().neighbours] // a copy: callers shuffle in place
   }
 
   /** The members this node observes in the current view. */
   private observed (): string[] {
-    return observedBy(this.host.id, this.probeableIds(), this.host.cfg.probeObservers)
+    return this.host.cfg.probeObservers <= 0 ? this.probeableIds() : [...this.ring().successors] // a copy: callers shuffle in place
+  }
+
+  /**
+   * This node's place on the ring, recomputed only when the live member set changed
+   * (a sort of all members: at N = 2000, per join event per node, it dominated).
+   */
+  private ring (): { successors: string[], neighbours: string[] } {
+    const version = this.host.table.liveVersion
+    if (this.ringCache?.version === version) return this.ringCache
+    const { successors, predecessors } = ringNeighbours(this.host.id, this.probeableIds(), this.host.cfg.probeObservers)
+    this.ringCache = { version, successors, neighbours: [...new Set([...successors, ...predecessors])] }
+    return this.ringCache
   }
 
   /**

@@ -18,6 +18,8 @@ export function supersedes (incoming: Claim, current: Claim): boolean {
   return STATUS_RANK[incoming.status] > STATUS_RANK[current.status]
 }
 
+function isLive (status: MemberEntry['status']): boolean { return status === 'alive' || status === 'suspect' }
+
 export interface StatusCounts { alive: number, suspect: number, dead: number, left: number }
 
 /**
@@ -30,8 +32,12 @@ export class MemberTable {
   private readonly position = new Map<string, number>()
   private readonly downSince = new Map<string, number>()
   private readonly tally: StatusCounts = { alive: 0, suspect: 0, dead: 0, left: 0 }
+  private liveChanges = 0
 
   get size (): number { return this.entries.size }
+
+  /** Bumped whenever the set of live (alive or suspect) members changes, so derived views can be cached per version. */
+  get liveVersion (): number { return this.liveChanges }
 
   get (id: string): MemberEntry | undefined {
     return this.entries.get(id)
@@ -47,6 +53,7 @@ export class MemberTable {
       this.tally[before.status]--
     }
     this.tally[entry.status]++
+    if ((before !== undefined && isLive(before.status)) !== isLive(entry.status)) this.liveChanges++
     this.entries.set(entry.id, entry)
     const down = entry.status === 'dead' || entry.status === 'left'
     if (!down) this.downSince.delete(entry.id)
@@ -60,6 +67,7 @@ export class MemberTable {
     this.entries.delete(id)
     this.downSince.delete(id)
     this.tally[before.status]--
+    if (isLive(before.status)) this.liveChanges++
     const at = this.position.get(id) as number
     const last = this.order.pop() as string
     if (last !== id) {
