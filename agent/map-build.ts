@@ -5,7 +5,7 @@
 //
 // Each rebalance runs in a worker thread (map-build-worker.ts): at 2^20 partitions it
 // takes 1–2 s of CPU, which on the event loop would stall gossip and probes.
-import { decodeBuilderState, decodeRingGz } from '../ring/index.js'
+import { decodeBuilderHead } from '../ring/index.js'
 import { buildRingOffThread, type RingBuildJob, type RingBuildOutput } from './map-build-worker.js'
 import { encodeMap, mapHash, type ClusterMap } from '../protocol/map/map.js'
 import type { BuildOutcome, BuildRequest, RingDevices } from '../protocol/map/epoch-types.js'
@@ -36,15 +36,15 @@ export async function runBuild (req: BuildRequest, selfId: string, store: BuildS
     for (const ring of req.rings) {
       const kept = req.base?.rings[ring.name]
       const previousBytes = ring.previousBuilderCid === undefined ? undefined : await store.get(ring.previousBuilderCid)
-      // A builder state's rows live in its ring.gz (ring/state.ts).
-      const previousRing = previousBytes === undefined || kept === undefined ? undefined : await store.get(kept.cid)
-      const previous = previousBytes === undefined ? undefined : decodeBuilderState(previousBytes, previousRing === undefined ? undefined : decodeRingGz(previousRing).rows)
+      const previous = previousBytes === undefined ? undefined : decodeBuilderHead(previousBytes)
       if (!ring.rebuild && kept !== undefined && previous !== undefined) {
         rings[ring.name] = kept
         devices[ring.name] = previous.devs
         cids.push(kept.cid, kept.builderCid)
         continue
       }
+      // The worker continues from the whole previous state, whose rows live in its ring.gz (ring/state.ts).
+      const previousRing = previousBytes === undefined || kept === undefined ? undefined : await store.get(kept.cid)
       const out = await build({ params: { ...ring.params, seed: previous?.params.seed ?? seedFor(ring.name, req.epoch) }, devices: ring.devices, ...(previousBytes !== undefined ? { previous: previousBytes } : {}), ...(previousRing !== undefined ? { previousRing } : {}), now: req.now })
       const cid = await store.put(out.ringGz)
       const builderCid = await store.put(out.builderState)

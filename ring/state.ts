@@ -81,17 +81,13 @@ function isTimestamp (v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0
 }
 
-/** Checks a state's fields against each other; throws RingBuildError('bad-state'). */
-export function validateBuilderState (state: BuilderState): void {
-  if (!isRecord(state)) bad('not an object')
-  if (state.version !== STATE_VERSION) bad(`unsupported version ${String(state.version)}`)
+/** The parameters and device slots: all of a state that does not depend on its rows. */
+function validateHead (state: Pick<BuilderState, 'params' | 'devs'>): void {
   try {
     validateParams(state.params)
   } catch (err) {
     bad(`params: ${(err as Error).message}`)
   }
-  const { partPower, replicas } = state.params
-  const parts = 2 ** partPower
   if (!Array.isArray(state.devs) || state.devs.length > MAX_DEVICE_ID + 1) bad('devs must be an array of at most 65535 slots')
   const keys = new Set<string>()
   state.devs.forEach((dev, id) => {
@@ -108,6 +104,15 @@ export function validateBuilderState (state: BuilderState): void {
     if (keys.has(key)) bad(`${where} duplicates another device's ip, port and device name`)
     keys.add(key)
   })
+}
+
+/** Checks a state's fields against each other; throws RingBuildError('bad-state'). */
+export function validateBuilderState (state: BuilderState): void {
+  if (!isRecord(state)) bad('not an object')
+  if (state.version !== STATE_VERSION) bad(`unsupported version ${String(state.version)}`)
+  validateHead(state)
+  const { partPower, replicas } = state.params
+  const parts = 2 ** partPower
   const lengths = rowLengths(partPower, replicas)
   if (!Array.isArray(state.rows) || state.rows.length !== lengths.length) bad(`expected ${lengths.length} rows for ${replicas} replicas, found ${Array.isArray(state.rows) ? state.rows.length : 'none'}`)
   state.rows.forEach((row, r) => {
@@ -173,11 +178,8 @@ function decodeDevice (value: unknown, id: number): RingDevice | null {
   return value as unknown as RingDevice
 }
 
-/**
- * Decodes a builder state. A v3 state keeps its rows in its ring: pass that ring's
- * rows (decodeRingGz(ring.gz).rows); they must be the ones it was built with.
- */
-export function decodeBuilderState (bytes: Uint8Array, ringRows?: readonly Uint16Array[]): BuilderState {
+/** The outer checks (kind, version, checksum) and the body's shape; rows are left to the caller. */
+function decodeBody (bytes: Uint8Array): { inner: Record<string, unknown> & { params: Record<string, unknown>, devs: unknown[] }, detached: boolean } {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) bad('empty input')
   if (bytes.length > MAX_WORKING_BYTES) bad(`${bytes.length} bytes is more than any valid state (${MAX_WORKING_BYTES} at most)`)
   const outer = decodeCbor(bytes, 'blob')
@@ -195,6 +197,27 @@ export function decodeBuilderState (bytes: Uint8Array, ringRows?: readonly Uint1
   if (!isRecord(inner.params)) bad('params is not a map')
   checkKeys(inner.params, ['partPower', 'replicas', 'minPartHours', 'overload', 'seed'], [], 'params')
   if (!Array.isArray(inner.devs)) bad('devs is not an array')
+  return { inner: inner as Record<string, unknown> & { params: Record<string, unknown>, devs: unknown[] }, detached }
+}
+
+/**
+ * A state's parameters and device slots, checked, without its rows: what a node
+ * that installs or plans needs, and all it needs. No ring to inflate (v3 keeps the
+ * rows there) and no rows to check.
+ */
+export function decodeBuilderHead (bytes: Uint8Array): Pick<BuilderState, 'params' | 'devs'> {
+  const { inner } = decodeBody(bytes)
+  const head = { params: inner.params as unknown as BuildParams, devs: inner.devs.map(decodeDevice) }
+  validateHead(head)
+  return head
+}
+
+/**
+ * Decodes a builder state. A v3 state keeps its rows in its ring: pass that ring's
+ * rows (decodeRingGz(ring.gz).rows); they must be the ones it was built with.
+ */
+export function decodeBuilderState (bytes: Uint8Array, ringRows?: readonly Uint16Array[]): BuilderState {
+  const { inner, detached } = decodeBody(bytes)
   let rows: Uint16Array[]
   if (detached) {
     if (ringRows === undefined) bad('this state keeps its rows in its ring.gz: decode it together with that ring')

@@ -4,7 +4,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { rebalance, ringStats, RingBuildError, type RingBuildErrorCode } from '../ring/builder.js'
-import { decodeBuilderState, encodeBuilderState } from '../ring/state.js'
+import { decodeBuilderHead, decodeBuilderState, encodeBuilderState } from '../ring/state.js'
 import { decode as decodeCbor, encode as encodeCbor } from 'cbor-x'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { createHash } from 'node:crypto'
@@ -492,6 +492,10 @@ test('builder state: round trip, then continue identically; corrupt or truncated
   const otherRows = first.ring.rows.map((row, r) => r === 0 ? Uint16Array.from(row, (v, p) => p === 0 ? row[1] : v) : row)
   expectCode(() => decodeBuilderState(bytes, otherRows), 'bad-state', /not the one this state was built with/)
   expectCode(() => decodeBuilderState(new Uint8Array([0xa1, 0x61, 0x61, 0x01])), 'bad-state', /not a ringleader builder state/)
+  // The head (params, devices) needs no ring, and gets the same outer checks.
+  assert.equal(decodeBuilderHead(bytes), { params: first.state.params, devs: first.state.devs })
+  expectCode(() => decodeBuilderHead(flipped), 'bad-state', /checksum|CBOR|inflate/)
+  expectCode(() => decodeBuilderHead(bytes.subarray(0, bytes.length >> 1)), 'bad-state')
   // Inconsistent states are refused at encode time and when passed to rebalance.
   const shortRow = { ...first.state, rows: [first.state.rows[0].subarray(1), ...first.state.rows.slice(1)] }
   expectCode(() => encodeBuilderState(shortRow), 'bad-state', /row 0 has 255 entries/)
