@@ -7,7 +7,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
-import { decodeBuilderState, decodeRingGz } from '../ring/index.js'
+import { decodeBuilderHead } from '../ring/index.js'
 import { EpochMachine, validateRingDefinition, type MapVerdict } from '../protocol/map/epoch-machine.js'
 import { EpochError, type BuildRequest, type EpochEvent, type EpochViewMember, type Readiness, type RingDevices } from '../protocol/map/epoch-types.js'
 import { decodeMap, encodeMap, mapHash, type ClusterMap } from '../protocol/map/map.js'
@@ -135,10 +135,11 @@ export class MapService {
   private stopped = false
   /** Blobs of builds and fetches in progress: gc must not take them before they are pinned. */
   private readonly protect = new Set<string>()
-  /** Blobs of the map being fetched that are verified and in the store (advertised in meta). */
-  private verified = new Set<string>()
-  /** The map whose blobs are being fetched, and since when. */
-  private fetchStarted: { hash: string, at: number } | undefined
+  /**
+   * The map whose blobs are being fetched, since when, and which of its blobs are
+   * verified and in the store (advertised in meta at once).
+   */
+  private fetching: { hash: string, since: number, verified: Set<string> } | undefined
   private installChain: Promise<void> = Promise.resolve()
   private lastMeta = ''
   private readonly ringSetWaiters = new Map<number, Waiter<number>>()
@@ -251,10 +252,9 @@ export class MapService {
     const current = this.machine.currentMap()
     const hash = this.machine.currentMapHash()
     if (current === undefined || hash === undefined || hash === this.machine.installed().hash) return undefined
-    const blobs = 1 + 2 * Object.keys(current.rings).length
-    const verified = this.fetchStarted?.hash === hash ? this.verified.size : 0
-    const since = this.fetchStarted?.hash === hash ? this.fetchStarted.at : this.now()
-    return { pending: { epoch: current.epoch, hash, blobs, verified, sinceMs: Math.max(0, this.now() - since) } }
+    const f = this.fetching?.hash === hash ? this.fetching : undefined
+    const sinceMs = f === undefined ? 0 : Math.max(0, this.now() - f.since)
+    return { pending: { epoch: current.epoch, hash, blobs: mapBlobs(current, hash).length, verified: f?.verified.size ?? 0, sinceMs } }
   }
 
   /** The installed map, or undefined before the first install. */
@@ -489,14 +489,10 @@ export class MapService {
   private updateMeta (r: Readiness): void {
     const hash = this.machine.installed().hash
     const map = hash === undefined ? undefined : this.machine.knownMap(hash)
-    const holds: string[] = []
-    if (map !== undefined && hash !== undefined) {
-      holds.push(hash)
-      for (const name of Object.keys(map.rings).sort()) holds.push(map.rings[name].cid, map.rings[name].builderCid)
-    }
+    const holds = map !== undefined && hash !== undefined ? mapBlobs(map, hash) : []
     // Blobs of the map being fetched, each advertised as soon as it is verified: a
     // swarm needs early finishers to serve, not only nodes that installed everything.
-    for (const cid of this.verified) if (!holds.includes(cid)) holds.push(cid)
+    for (const cid of this.fetching?.verified ?? []) if (!holds.includes(cid)) holds.push(cid)
     const meta = { epoch: r.epoch, ready: r.state === 'ready', holds: holds.slice(0, 64) }
     const key = JSON.stringify(meta)
     if (key === this.lastMeta) return
@@ -571,12 +567,12 @@ export class MapService {
     const hints = [map.coordinator]
     const sizes = new Map<string, number>()
     for (const e of Object.values(map.rings)) if (e.size !== undefined) sizes.set(e.cid, e.size)
-    // Only the newest map's blobs are advertised before install.
-    this.verified = new Set()
-    if (this.fetchStarted?.hash !== hash) this.fetchStarted = { hash, at: this.now() }
+    // Only the newest map's blobs are advertised before install; a retry counts them again.
+    const fetching = { hash, since: this.fetching?.hash === hash ? this.fetching.since : this.now(), verified: new Set<string>() }
+    this.fetching = fetching
     const advertise = (cid: string): void => {
       if (this.stopped || this.machine.currentMapHash() !== hash) return
-      this.verified.add(cid)
+      fetching.verified.add(cid)
       this.updateMeta(this.machine.readiness())
     }
     const work = async (): Promise<void> => {
@@ -598,9 +594,8 @@ export class MapService {
       if (this.stopped) return
       const store = this.opts.store
       const rings = await Promise.all(Object.entries(map.rings).map(async ([name, e]) => ({ name, bytes: await store.get(e.cid) })))
-      const devices = await ringDevices(map, store, new Map(rings.map(r => [r.name, r.bytes])))
-      const all = [hash, ...Object.values(map.rings).flatMap(e => [e.cid, e.builderCid])]
-      await store.retain(map.epoch, all)
+      const devices = await ringDevices(map, store)
+      await store.retain(map.epoch, mapBlobs(map, hash))
       const result = await installEpoch({ dataDir: this.opts.dataDir, ringDir: this.opts.ringDir, epoch: map.epoch, mapHash: hash, rings, now: this.now(), ...(this.opts.hook !== undefined ? { hook: this.opts.hook } : {}) })
       if (result.hook !== undefined) {
         const h = result.hook
@@ -620,10 +615,7 @@ export class MapService {
     const keep = new Set<string>()
     const current = this.machine.currentMap()
     const currentHash = this.machine.currentMapHash()
-    if (current !== undefined && currentHash !== undefined) {
-      keep.add(currentHash)
-      for (const e of Object.values(current.rings)) { keep.add(e.cid); keep.add(e.builderCid) }
-    }
+    if (current !== undefined && currentHash !== undefined) for (const c of mapBlobs(current, currentHash)) keep.add(c)
     // Only blobs still in flight stay protected; pinned ones are kept by their pins.
     const pinned = this.opts.store.pinned()
     for (const c of [...this.protect]) if (pinned.has(c) && !keep.has(c)) this.protect.delete(c)
@@ -710,12 +702,16 @@ export class MapService {
   }
 }
 
-/** Each ring's device slots from its builder state, whose rows are its ring's (checked). */
-async function ringDevices (map: ClusterMap, store: BlobStore, loaded = new Map<string, Uint8Array>()): Promise<RingDevices> {
+/** A map's blobs: the map itself, then each ring's ring.gz and builder state, by ring name. */
+function mapBlobs (map: ClusterMap, hash: string): string[] {
+  const out = [hash]
+  for (const name of Object.keys(map.rings).sort()) out.push(map.rings[name].cid, map.rings[name].builderCid)
+  return out
+}
+
+/** Each ring's device slots, from its builder state (the rows, in the ring, are not needed). */
+async function ringDevices (map: ClusterMap, store: BlobStore): Promise<RingDevices> {
   const devices: RingDevices = {}
-  for (const [name, e] of Object.entries(map.rings)) {
-    const ring = loaded.get(name) ?? await store.get(e.cid)
-    devices[name] = decodeBuilderState(await store.get(e.builderCid), decodeRingGz(ring).rows).devs
-  }
+  for (const [name, e] of Object.entries(map.rings)) devices[name] = decodeBuilderHead(await store.get(e.builderCid)).devs
   return devices
 }
