@@ -3,7 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Simulation } from './sim/simulator.js'
-import { observedBy } from '../protocol/membership/observers.js'
+import { ringNeighbours } from '../protocol/membership/observers.js'
 
 const name = (i: number): string => `node-${String(i).padStart(3, '0')}`
 
@@ -69,9 +69,9 @@ test('crash one of 50: every survivor marks it dead within 3 s, nobody else is s
 test('probe observers: every member has k observers, and a node talks to ~2k peers, not N − 1', () => {
   const ids = Array.from({ length: 50 }, (_, i) => name(i))
   const observers = new Map<string, number>()
-  for (const id of ids) for (const t of observedBy(id, ids, 8)) observers.set(t, (observers.get(t) ?? 0) + 1)
+  for (const id of ids) for (const t of ringNeighbours(id, ids, 8).successors) observers.set(t, (observers.get(t) ?? 0) + 1)
   assert.ok(ids.every(id => observers.get(id) === 8), 'each member observed by exactly 8')
-  assert.equal(observedBy(ids[0], ids.slice(0, 5), 8), ids.slice(1, 5), 'small clusters: everyone')
+  assert.equal(ringNeighbours(ids[0], ids.slice(0, 5), 8).successors, ids.slice(1, 5), 'small clusters: everyone')
   const peersPerNode = (sim: Simulation): number => {
     const count = new Map<string, number>()
     for (const pair of sim.stats.pairs) for (const id of pair.split(' ')) count.set(id, (count.get(id) ?? 0) + 1)

@@ -22,18 +22,11 @@ export function ringPosition (id: string): number {
 }
 
 /**
- * The members `self` observes: the `k` that follow it on the ring of `members`
- * (self need not be listed; it is never returned). k ≤ 0, or k at least the other
- * members' count, means all of them.
- */
-export function observedBy (self: string, members: readonly string[], k: number): string[] {
-  return ringNeighbours(self, members, k).successors
-}
-
-/**
- * Both sides of `self` on the ring: the `k` it observes (successors) and the `k`
- * that observe it (predecessors). The node holds connections to both anyway, which
- * makes them the cheap partners for anti-entropy.
+ * Both sides of `self` on the ring of `members`: the `k` it observes (successors)
+ * and the `k` that observe it (predecessors); self need not be listed and is never
+ * returned. k ≤ 0, or k at least the other members' count, means all of them on
+ * both sides. The node holds connections to both anyway, which makes them the
+ * cheap partners for anti-entropy.
  */
 export function ringNeighbours (self: string, members: readonly string[], k: number): { successors: string[], predecessors: string[] } {
   const others = members.filter(id => id !== self)

@@ -116,7 +116,7 @@ export class Prober {
 
   /** A member became probe-able; it joins the current round if this node observes it. */
   insert (id: string): void {
-    if (this.host.cfg.probeObservers <= 0 || this.observed().includes(id)) this.order.insert(id)
+    if (this.ring().successors.includes(id)) this.order.insert(id)
   }
 
   prioritize (id: string): void { this.order.prioritize(id) }
@@ -203,7 +203,7 @@ export class Prober {
   private startProbe (now: number): void {
     const h = this.host
     this.nextProbeAt = now + h.awareness.scale(h.cfg.probeInterval)
-    const target = this.order.next(id => this.probeable(id), () => this.candidates())
+    const target = this.order.next(id => this.probeable(id), () => this.observed())
     if (target === undefined) return
     const e = h.table.get(target)
     if (e === undefined) return
@@ -228,25 +228,20 @@ export class Prober {
     return id !== this.host.id && e !== undefined && (e.status === 'alive' || e.status === 'suspect')
   }
 
-  private candidates (): string[] {
-    return this.host.cfg.probeObservers <= 0 ? this.probeableIds() : this.observed()
-  }
-
   private probeableIds (): string[] {
     const out: string[] = []
     for (const e of this.host.table.values()) if (this.probeable(e.id)) out.push(e.id)
     return out
   }
 
-  /** Probe-able members on both sides of this node's ring position; everyone without observers. */
+  /** Probe-able members on both sides of this node's ring position (everyone when probeObservers is 0). */
   neighbours (): string[] {
-    if (this.host.cfg.probeObservers <= 0) return this.probeableIds()
     return [...this.ring().neighbours] // a copy: callers shuffle in place
   }
 
-  /** The members this node observes in the current view. */
+  /** The members this node observes in the current view (everyone when probeObservers is 0). */
   private observed (): string[] {
-    return this.host.cfg.probeObservers <= 0 ? this.probeableIds() : [...this.ring().successors] // a copy: callers shuffle in place
+    return [...this.ring().successors]
   }
 
   /**
@@ -262,17 +257,16 @@ export class Prober {
   }
 
   /**
-   * Helpers for an indirect probe: alive members this node observes first (we talk
-   * to them already, and the ones before the target on the ring observe it too),
-   * then random alive members for the rest.
+   * Helpers for an indirect probe: alive members this node observes first, in a
+   * random order (we talk to them already, and the ones before the target on the
+   * ring observe it too), then random alive members for the rest.
    */
   private helpersFor (target: string): Array<{ id: string, addrs: readonly string[] }> {
     const h = this.host
     const want = h.cfg.indirectChecks
     const picked: Array<{ id: string, addrs: readonly string[] }> = []
     if (want === 0) return picked
-    const near = h.cfg.probeObservers <= 0 ? [] : shuffle(this.observed(), h.random)
-    for (const id of near) {
+    for (const id of shuffle(this.observed(), h.random)) {
       const e = h.table.get(id)
       if (picked.length < want && e !== undefined && e.status === 'alive' && id !== target) picked.push({ id, addrs: e.addrs })
     }
