@@ -9,7 +9,7 @@
 import { EpochMachine, mapHash, type BuildRequest, type ClusterMap, type EpochViewMember, type RingDevices } from '../../protocol/map/index.js'
 import type { NodeMeta } from '../../protocol/node-meta.js'
 import { cidOfText } from '../map-fixtures.js'
-import { EventQueue } from './event-queue.js'
+import { VirtualClock } from './virtual-clock.js'
 import { createPrng, forkPrng, type Random } from './prng.js'
 
 export interface MapSimOptions {
@@ -50,17 +50,16 @@ export class MapSimNode {
   }
 }
 
-export class MapSimulation {
-  now = 0
+export class MapSimulation extends VirtualClock {
   readonly nodes: MapSimNode[] = []
   /** Device lists of every map built, by hash: what "installing" hands back. */
   readonly devicesOf = new Map<string, RingDevices>()
   readonly published: ClusterMap[] = []
-  private readonly queue = new EventQueue()
   private readonly random: Random
   private readonly o: Required<MapSimOptions>
 
   constructor (ids: readonly string[], opts: MapSimOptions) {
+    super()
     this.o = { quietMs: 300, gossipMs: [10, 60], viewLagMs: [20, 400], detectMs: [1000, 3000], buildMs: [50, 300], fetchMs: [20, 200], retryMs: 500, ...opts }
     this.random = createPrng(opts.seed)
     ids.forEach((id, i) => this.nodes.push(new MapSimNode(id, i, this)))
@@ -141,27 +140,6 @@ export class MapSimulation {
     for (const n of this.nodes) this.at(this.between(this.o.detectMs), () => { this.antiEntropy(n) })
   }
 
-  run (ms: number): void {
-    const end = this.now + ms
-    while (this.queue.peekTime() <= end) {
-      const item = this.queue.pop()
-      if (item === undefined) break
-      this.now = Math.max(this.now, item.at)
-      item.run()
-    }
-    this.now = end
-  }
-
-  /** Runs until `done()` or the deadline; returns the virtual ms it took, or undefined. */
-  runUntil (done: () => boolean, maxMs: number, stepMs = 50): number | undefined {
-    const start = this.now
-    while (this.now - start <= maxMs) {
-      if (done()) return this.now - start
-      this.run(stepMs)
-    }
-    return undefined
-  }
-
   /** Every running node ready with the same installed map; that map's hash, else undefined. */
   agreed (): string | undefined {
     const running = this.nodes.filter(n => n.running)
@@ -172,7 +150,6 @@ export class MapSimulation {
 
   // ---- the shell's duties --------------------------------------------------
 
-  private at (delay: number, run: () => void): void { this.queue.push(this.now + delay, run) }
   private between ([lo, hi]: [number, number]): number { return lo + this.random() * (hi - lo) }
 
   /** A node's meta changed: every reachable node hears of it after a lag. */

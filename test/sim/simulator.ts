@@ -7,7 +7,7 @@
 
 import { createMembership, type Membership, type MemberEvent, type MembershipConfig, type MembershipMessage } from '../../protocol/membership/index.js'
 import { channelOf, decodeMembershipMessage, encodeMembershipMessage } from '../../protocol/wire/index.js'
-import { EventQueue } from './event-queue.js'
+import { VirtualClock } from './virtual-clock.js'
 import { FakeNetwork, type NetworkOptions } from './fake-network.js'
 import { createPrng, forkPrng, type Random } from './prng.js'
 
@@ -45,18 +45,17 @@ export interface SimStats {
   pairs: Set<string>
 }
 
-export class Simulation {
-  now = 0
+export class Simulation extends VirtualClock {
   readonly nodes = new Map<string, SimNode>()
   readonly net: FakeNetwork
   readonly stats: SimStats = { direct: 0, directLost: 0, gossipPublished: 0, gossipDelivered: 0, wireBytes: 0, byType: {}, pairs: new Set() }
   /** Called for every member event any node reports. */
   onEvent: ((node: string, event: MemberEvent) => void) | undefined
-  private readonly queue = new EventQueue()
   private readonly random: Random
   private readonly wire: boolean
 
   constructor (private readonly opts: SimulationOptions) {
+    super()
     this.random = createPrng(opts.seed)
     this.net = new FakeNetwork(opts.network ?? {}, forkPrng(this.random))
     this.wire = opts.wire ?? true
@@ -116,28 +115,6 @@ export class Simulation {
   heal (): void { this.net.heal() }
 
   /** Runs the virtual clock forward by `ms`. */
-  run (ms: number): void { this.runUntilTime(this.now + ms) }
-
-  runUntilTime (t: number): void {
-    while (this.queue.peekTime() <= t) {
-      const item = this.queue.pop()
-      if (item === undefined) break
-      this.now = Math.max(this.now, item.at)
-      item.run()
-    }
-    this.now = Math.max(this.now, t)
-  }
-
-  /** Runs until `done()` holds (checked every `step` ms) or `maxMs` passes; returns the elapsed time or undefined. */
-  runUntil (done: () => boolean, maxMs: number, step = 10): number | undefined {
-    const start = this.now
-    while (this.now - start <= maxMs) {
-      if (done()) return this.now - start
-      this.run(step)
-    }
-    return undefined
-  }
-
   running (): SimNode[] { return [...this.nodes.values()].filter(n => n.state === 'running') }
 
   /** True when every running node sees exactly the running nodes as alive and nothing else as alive/suspect. */
