@@ -234,7 +234,8 @@ test('a holder serving corrupt bytes is shunned; the blob comes from another hol
   if (behind.epoch !== 4) {
     assert.is(behind.pending?.epoch, 4, JSON.stringify(behind))
     assert.is(behind.pending?.blobs, 5, 'the map and two blobs per ring')
-    assert.ok((behind.pending?.verified ?? 99) < 5)
+    // All five may be verified already, with the install still under way.
+    assert.ok((behind.pending?.verified ?? 99) <= 5)
   }
   await waitFor(() => late.svc.status().epoch === 4, 20_000, 'late node installs epoch 4')
   assert.is(late.svc.status().pending, undefined, 'nothing pending once installed')
