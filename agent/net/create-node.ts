@@ -11,6 +11,7 @@ import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { gossipsub, StrictSign, type GossipSub } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
+import { installLazyWindowUpdates } from './yamux-window.js'
 
 export type RingleaderServices = {
   identify: Identify
@@ -33,6 +34,7 @@ export interface CreateNodeOptions {
 }
 
 export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNode> {
+  installLazyWindowUpdates()
   const usesMemory = opts.listen.some(a => a.startsWith('/memory/'))
   const usesTcp = opts.listen.some(a => !a.startsWith('/memory/'))
   return await createLibp2p({
