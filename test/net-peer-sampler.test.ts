@@ -60,6 +60,33 @@ test('rotation swaps one of ours for a fresh member only when allowed and within
   assert.equal(planSampling(base({ connected, ours: [], rotate: true })), { dial: [], close: [] })
 })
 
+test('probe targets are dialled first, whatever min says, within the dial slots', () => {
+  // Already at min: only the preferred members are dialled, in the given order.
+  const connected = ['p01', 'p02', 'p03', 'p04', 'p05', 'p06']
+  const plan = planSampling(base({ connected, preferred: ['p09', 'p03', 'p08', 'p99'], maxConcurrentDials: 10 }))
+  assert.equal(plan.dial.map(m => m.id), ['p09', 'p08'], 'connected and unknown ones are skipped')
+  // Below min: preferred first, then random members up to min.
+  const low = planSampling(base({ connected: ['p01'], preferred: ['p07'], maxConcurrentDials: 10 }))
+  assert.is(low.dial[0].id, 'p07')
+  assert.is(low.dial.length, 5)
+  assert.is(new Set(low.dial.map(m => m.id)).size, 5)
+  // The slots bound everything.
+  assert.equal(planSampling(base({ connected: [], preferred: ['p07', 'p08', 'p09'], maxConcurrentDials: 2 })).dial.map(m => m.id), ['p07', 'p08'])
+  // Members in backoff are not preferred either.
+  assert.equal(planSampling(base({ connected, preferred: ['p09'], avoid: new Set(['p09']) })).dial, [])
+})
+
+test('kept connections (ring neighbours, young ones) are never closed, by the cap or by rotation', () => {
+  const connected = members(14).slice(1).map(m => m.id) // 13 peers, max 10
+  const ours = ['p01', 'p02', 'p03', 'p04', 'p05']
+  const plan = planSampling(base({ connected, ours, keep: ['p01', 'p02', 'p03', 'p04'] }))
+  assert.equal(plan.close, ['p05'], 'only the one not kept goes, even though 3 are over max')
+  assert.equal(planSampling(base({ connected: connected.slice(0, 7), ours: ['p01'], keep: ['p01'], rotate: true })), { dial: [], close: [] })
+  const rot = planSampling(base({ connected: connected.slice(0, 7), ours: ['p01', 'p02'], keep: ['p01'], rotate: true }))
+  assert.equal(rot.close, ['p02'])
+  assert.is(rot.rotated, true)
+})
+
 test('live: 10 nodes joined through one seed reach at least min connections each', async () => {
   const nodes = await startLocalNodes(10, 'memory')
   try {

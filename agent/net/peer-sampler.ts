@@ -25,12 +25,16 @@ export interface SamplingInput {
   min: number
   max: number
   maxConcurrentDials: number
+  /** Members to be connected to whatever min says, dialled first (the ones this node probes). */
+  preferred?: readonly string[]
+  /** Connections never closed (ring neighbours: whom this node probes and who probes it). */
+  keep?: readonly string[]
   /** Whether this tick may swap one of our connections for a fresh member. */
   rotate: boolean
   random: () => number
 }
 
-export interface SamplingPlan { dial: SampleMember[], close: string[] }
+export interface SamplingPlan { dial: SampleMember[], close: string[], rotated?: true }
 
 function shuffled<T> (items: readonly T[], random: () => number): T[] {
   const out = items.slice()
@@ -44,21 +48,30 @@ function shuffled<T> (items: readonly T[], random: () => number): T[] {
 export function planSampling (input: SamplingInput): SamplingPlan {
   const connected = new Set(input.connected.filter(id => id !== input.self))
   const dialing = new Set(input.dialing.filter(id => !connected.has(id)))
-  const eligible = shuffled(input.candidates.filter(c =>
+  const keep = new Set(input.keep ?? [])
+  const dialable = (c: SampleMember): boolean =>
     c.id !== input.self && c.addrs.length > 0 && !connected.has(c.id) && !dialing.has(c.id) && input.avoid?.has(c.id) !== true
-  ), input.random)
   // Candidates may repeat an id; dial each once.
-  const unique: SampleMember[] = []
-  const seen = new Set<string>()
-  for (const c of eligible) if (!seen.has(c.id)) { seen.add(c.id); unique.push(c) }
+  const byId = new Map<string, SampleMember>()
+  for (const c of input.candidates) if (dialable(c) && !byId.has(c.id)) byId.set(c.id, c)
+  const preferred: SampleMember[] = []
+  for (const id of input.preferred ?? []) {
+    const c = byId.get(id)
+    if (c !== undefined) { preferred.push(c); byId.delete(id) }
+  }
+  const unique = shuffled([...byId.values()], input.random)
 
-  const closable = shuffled(input.ours.filter(id => connected.has(id)), input.random)
-  const dialSlots = Math.max(0, input.maxConcurrentDials - dialing.size)
-  const total = connected.size + dialing.size
+  const closable = shuffled(input.ours.filter(id => connected.has(id) && !keep.has(id)), input.random)
+  let dialSlots = Math.max(0, input.maxConcurrentDials - dialing.size)
   const plan: SamplingPlan = { dial: [], close: [] }
 
+  // The members this node probes come first, whatever min says: a probe must not
+  // pay for a dial (under load a cold dial outlasts the probe timeout).
+  plan.dial = preferred.slice(0, dialSlots)
+  dialSlots -= plan.dial.length
+  const total = connected.size + dialing.size + plan.dial.length
   if (total < input.min) {
-    plan.dial = unique.slice(0, Math.min(input.min - total, dialSlots))
+    plan.dial.push(...unique.slice(0, Math.min(input.min - total, dialSlots)))
     return plan
   }
   if (connected.size > input.max) {
@@ -67,8 +80,9 @@ export function planSampling (input: SamplingInput): SamplingPlan {
   }
   if (input.rotate && unique.length > 0 && closable.length > 0 && dialSlots > 0) {
     // Dial first, close second: the count never dips below min.
-    plan.dial = [unique[0]]
+    plan.dial.push(unique[0])
     plan.close = [closable[0]]
+    plan.rotated = true
   }
   return plan
 }
@@ -84,6 +98,8 @@ export interface SamplerNode {
 
 export interface PeerSamplerOptions {
   members: () => SampleMember[]
+  /** Probe ring: members to connect to first, and neighbours whose connections are never closed. */
+  ring?: () => { observes: readonly string[], neighbours: readonly string[] }
   /** Connections to keep at least (default 6). */
   min?: number
   /** Connections above which our own are closed (default 10). */
@@ -95,6 +111,8 @@ export interface PeerSamplerOptions {
   /** Ticks a failed member is not retried (default 5). */
   failureBackoffTicks?: number
   dialTimeoutMs?: number
+  /** Connections younger than this are never closed (default 30 000 ms). */
+  minConnectionAgeMs?: number
   random?: () => number
   /** A dial failure; membership may take it as a hint. */
   onDialFailed?: (id: string, err: unknown) => void
@@ -122,18 +140,29 @@ export class PeerSampler {
     this.ticks++
     const backoff = this.opts.failureBackoffTicks ?? 5
     for (const [id, at] of this.failedAt) if (this.ticks - at >= backoff) this.failedAt.delete(id)
-    const connected = this.node.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString())
+    const open = this.node.getConnections().filter(c => c.status === 'open')
+    const connected = open.map(c => c.remotePeer.toString())
+    // Hysteresis: a connection opened moments ago is not closed. While many members
+    // join at once every node's ring neighbours keep changing; closing yesterday's
+    // neighbour only to redial it a second later costs a handshake each time.
+    const now = Date.now()
+    const minAge = this.opts.minConnectionAgeMs ?? 30_000
+    const young = open.filter(c => now - c.timeline.open < minAge).map(c => c.remotePeer.toString())
     const connectedSet = new Set(connected)
     for (const id of this.ours) if (!connectedSet.has(id) && !this.dialing.has(id)) this.ours.delete(id)
     const every = this.opts.rotateEveryTicks ?? 10
     let members: SampleMember[]
     try { members = this.opts.members() } catch { members = [] }
+    let ring: { observes: readonly string[], neighbours: readonly string[] } = { observes: [], neighbours: [] }
+    try { ring = this.opts.ring?.() ?? ring } catch { /* sample without it */ }
     const plan = planSampling({
       self: this.node.peerId.toString(),
       connected,
       dialing: [...this.dialing],
       ours: [...this.ours],
       candidates: members,
+      preferred: ring.observes,
+      keep: [...ring.neighbours, ...young],
       avoid: new Set(this.failedAt.keys()),
       min: this.opts.min ?? 6,
       max: this.opts.max ?? 10,
@@ -141,7 +170,7 @@ export class PeerSampler {
       rotate: every > 0 && this.ticks % every === 0,
       random: this.opts.random ?? Math.random
     })
-    if (plan.dial.length > 0 && plan.close.length > 0) this.stats.rotations++
+    if (plan.rotated === true) this.stats.rotations++
     for (const m of plan.dial) void this.dialMember(m)
     for (const id of plan.close) void this.close(id)
     return plan
