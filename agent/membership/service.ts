@@ -105,7 +105,8 @@ export class MembershipService implements Component, MembershipPort {
       ...(persisted !== undefined ? { incarnation: persisted } : {}),
       ...(this.opts.core !== undefined ? { config: this.opts.core } : {}),
       random: this.random,
-      now: this.now()
+      now: this.now(),
+      linkPending: (id) => this.dialPending(id)
     })
     this.transport = await startTransport({
       node: ctx.node,
@@ -118,6 +119,7 @@ export class MembershipService implements Component, MembershipPort {
     const sampling = this.opts.sampling ?? {}
     this.sampler = new PeerSampler(ctx.node, {
       members: () => this.aliveOthers().map(e => ({ id: e.id, addrs: [...e.addrs] })),
+      ring: () => this.started().ring(),
       min: sampling.min ?? 6,
       max: sampling.max ?? 10,
       random: this.random
@@ -293,6 +295,14 @@ export class MembershipService implements Component, MembershipPort {
     // Routable addresses first: a peer on another host cannot use our loopback one.
     const loopback = (a: string): boolean => a.startsWith('/ip4/127.') || a.startsWith('/ip6/::1/')
     return [...all.filter(a => !loopback(a)), ...all.filter(loopback)].slice(0, 8)
+  }
+
+  /** Whether libp2p is dialling `id` now (the sampler warming a probe target, or any other dial). */
+  private dialPending (id: string): boolean {
+    const node = this.node
+    if (node === undefined) return false
+    for (const d of node.getDialQueue()) if (d.peerId?.toString() === id) return true
+    return false
   }
 
   private aliveOthers (): MemberEntry[] {

@@ -40,12 +40,19 @@ export interface MembershipConfig {
   /** Independent confirmations that shrink the timeout to its min: k = suspicionMult − 2, or 0 when n − 2 < k (memberlist). */
   readonly suspicionConfirmations?: number
   /**
-   * On hearing a new suspicion of X, probe X next with probability
-   * min(1, suspicionProbeFanout / (n − 2)), so about this many independent
-   * confirmations (or refutations) arrive within ~2T instead of after a
-   * full round-robin round (N·T). Default 3 (≥ k, with slack for loss).
+   * On hearing a new suspicion of X, X's other observers probe it next, so the
+   * confirmations (or the refutation) arrive within ~2T instead of after a round
+   * of k periods. When probing everyone (probeObservers 0) there are no observers:
+   * each node probes X next with probability min(1, suspicionProbeFanout / (n − 2)),
+   * so about this many do. Default 3 (≥ k, with slack for loss).
    */
   readonly suspicionProbeFanout: number
+  /**
+   * How long a member may be passed over because the shell is still dialling it
+   * (MembershipOptions.linkPending); after that it is probed, dial and all, so an
+   * unreachable member is still suspected. Default 2000 (10 T).
+   */
+  readonly probeDeferLimit: number
   /**
    * Base anti-entropy period. Effective interval = base × scale(n) with
    * scale(n) = 1 for n ≤ pushPullScaleThreshold, else ceil(log2(n) − log2(threshold)) + 1
@@ -85,6 +92,7 @@ export const DEFAULT_CONFIG: Readonly<Required<Omit<MembershipConfig, 'suspicion
   suspicionMult: 4,
   suspicionMaxTimeoutMult: 4,
   suspicionProbeFanout: 3,
+  probeDeferLimit: 2_000,
   pushPullInterval: 15_000,
   pushPullScaleThreshold: 32,
   joinFollowUps: [250, 1000, 3000],
@@ -130,6 +138,7 @@ export function resolveConfig (partial: Partial<MembershipConfig> = {}): Resolve
   const confirmations = given.suspicionConfirmations ?? Math.max(0, Math.floor(c.suspicionMult) - 2)
   if (!Number.isInteger(confirmations) || confirmations < 0) throw new ConfigError('suspicionConfirmations', 'must be a non-negative integer')
   if (typeof c.suspicionProbeFanout !== 'number' || !(c.suspicionProbeFanout >= 0)) throw new ConfigError('suspicionProbeFanout', 'must be a non-negative number')
+  if (typeof c.probeDeferLimit !== 'number' || !(c.probeDeferLimit >= 0) || !Number.isFinite(c.probeDeferLimit)) throw new ConfigError('probeDeferLimit', 'must be a non-negative number')
   positive('pushPullInterval', c.pushPullInterval)
   positive('pushPullScaleThreshold', c.pushPullScaleThreshold, true)
   if (!Array.isArray(c.joinFollowUps) || c.joinFollowUps.length > 16 || !c.joinFollowUps.every(d => typeof d === 'number' && Number.isFinite(d) && d >= 0)) {

@@ -27,6 +27,13 @@ export interface MembershipOptions {
   /** Uniform in [0, 1); seed it for reproducible runs. */
   readonly random: () => number
   readonly now: number
+  /**
+   * Whether a connection to `id` is being set up right now (the shell's dial queue).
+   * The prober then probes someone else first, for up to config.probeDeferLimit:
+   * a probe sent now would time the handshake, not the member (under a mass join a
+   * cold dial outlasts probeTimeout and the member is suspected for nothing).
+   */
+  readonly linkPending?: (id: string) => boolean
 }
 
 /** Where a claim came from: our own decision (published or quiet), a gossip update, or a push-pull from `peer`. */
@@ -83,7 +90,8 @@ export class Membership {
       awareness: this.awareness,
       nextSeq: () => ++this.seq,
       send: (to, addrs, msg) => this.outbox.enqueueSend(to, addrs, msg),
-      probeFailed: (target, incarnation, now) => this.onProbeFailed(target, incarnation, now)
+      probeFailed: (target, incarnation, now) => this.onProbeFailed(target, incarnation, now),
+      ...(opts.linkPending !== undefined ? { linkPending: opts.linkPending } : {})
     }, opts.now)
     const incarnation = (opts.incarnation ?? -1) + 1
     this.outbox.persist(incarnation)
@@ -120,6 +128,15 @@ export class Membership {
   /** Up to `count` random alive members other than us (for the shell's peer sampling: whom to keep connections to). */
   sampleMembers (count: number): MemberEntry[] {
     return this.table.sample(count, e => e.id !== this.id && e.status === 'alive', this.random)
+  }
+
+  /**
+   * This node's place on the probe ring: the members it probes (`observes`) and all
+   * ring neighbours on both sides (`neighbours`, which includes its observers). The
+   * shell keeps connections to these open, so a probe never waits for a dial.
+   */
+  ring (): { observes: string[], neighbours: string[] } {
+    return { observes: this.prober.observed(), neighbours: this.prober.neighbours() }
   }
 
   /** Confirmations counted for a current suspicion (for status output and tests). */
@@ -296,6 +313,17 @@ export class Membership {
 
   // ------------------------------------------------------------- probing
 
+  /**
+   * Whether to probe a newly suspected member next, to confirm or refute it quickly.
+   * With probe observers, its other observers do (they are connected to it anyway;
+   * anyone else would first have to dial it, under load slower than a probe
+   * timeout); probing everyone, about suspicionProbeFanout random members do.
+   */
+  private confirms (id: string, n: number): boolean {
+    if (this.cfg.probeObservers > 0) return this.prober.observes(id)
+    return this.random() < Math.min(1, this.cfg.suspicionProbeFanout / Math.max(1, n - 2))
+  }
+
   private onProbeFailed (target: string, incarnation: number, now: number): void {
     const e = this.table.get(target)
     if (e === undefined || e.incarnation !== incarnation || (e.status !== 'alive' && e.status !== 'suspect')) return
@@ -356,9 +384,7 @@ export class Membership {
       const n = this.table.live()
       const min = suspicionMinTimeout(this.cfg, n)
       this.suspicions.set(claim.id, new Suspicion(claim.incarnation, now, min, min * this.cfg.suspicionMaxTimeoutMult, suspicionConfirmationsFor(this.cfg, n), claim.from))
-      if (claim.from !== this.id && this.random() < Math.min(1, this.cfg.suspicionProbeFanout / Math.max(1, n - 2))) {
-        this.prober.prioritize(claim.id)
-      }
+      if (claim.from !== this.id && this.confirms(claim.id, n)) this.prober.prioritize(claim.id)
     }
     if (alive && (current === undefined || current.status === 'dead' || current.status === 'left')) this.prober.insert(claim.id)
     if (claim.status === 'dead' || claim.status === 'left') {

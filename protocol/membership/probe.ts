@@ -5,8 +5,10 @@
 // everyone when probeObservers is 0), re-shuffled every round; an observed member
 // added mid-round goes to a random position so it is probed within about one
 // round. Ids that stop being probe-able (dead, left, reaped) are skipped lazily.
-// Suspicion-directed probes (see config.suspicionProbeFanout) jump the queue and
-// may go to any member.
+// Suspicion-directed probes (see config.suspicionProbeFanout) jump the queue.
+// A member the shell is still dialling is passed over (it keeps its turn later in
+// the round) for at most probeDeferLimit, so a probe times the member, not a
+// handshake.
 //
 // One probe: ping; no ack within probeTimeout × (awareness+1) → ping-req to k
 // helpers; no ack by the end of the period → the host suspects the target.
@@ -99,6 +101,8 @@ export interface ProberHost {
   send: (to: string, addrs: readonly string[], msg: MembershipMessage) => void
   /** Our probe of `target` (at `incarnation`) failed, direct and indirect. */
   probeFailed: (target: string, incarnation: number, now: number) => void
+  /** A connection to `id` is being set up (see MembershipOptions.linkPending). */
+  linkPending?: (id: string) => boolean
 }
 
 export class Prober {
@@ -107,6 +111,8 @@ export class Prober {
   private readonly relays = new Map<number, Relay>()
   private nextProbeAt: number
   private ringCache: { version: number, successors: string[], neighbours: string[] } | undefined
+  /** Members passed over because a dial to them was under way, and since when. */
+  private readonly deferredSince = new Map<string, number>()
 
   constructor (private readonly host: ProberHost, now: number) {
     this.order = new ProbeOrder(host.random)
@@ -203,7 +209,15 @@ export class Prober {
   private startProbe (now: number): void {
     const h = this.host
     this.nextProbeAt = now + h.awareness.scale(h.cfg.probeInterval)
-    const target = this.order.next(id => this.probeable(id), () => this.observed())
+    if (this.deferredSince.size > 4 * Math.max(8, this.host.cfg.probeObservers)) this.deferredSince.clear() // bound it; an entry only delays a probe
+    const passed = new Set<string>()
+    const target = this.order.next(id => {
+      if (!this.probeable(id)) return false
+      if (this.deferred(id, now)) { passed.add(id); return false }
+      return true
+    }, () => this.observed())
+    // Passed over, not skipped: each keeps a turn later in this round.
+    for (const id of passed) this.order.insert(id)
     if (target === undefined) return
     const e = h.table.get(target)
     if (e === undefined) return
@@ -223,6 +237,28 @@ export class Prober {
     h.send(target, e.addrs, { type: 'ping', seq })
   }
 
+  /** Whether to pass over `id` this period because its connection is still being set up. */
+  private deferred (id: string, now: number): boolean {
+    if (this.host.linkPending?.(id) !== true) {
+      this.deferredSince.delete(id)
+      return false
+    }
+    const since = this.deferredSince.get(id)
+    if (since === undefined) {
+      this.deferredSince.set(id, now)
+      return true
+    }
+    if (now - since < this.host.cfg.probeDeferLimit) return true
+    // Waited long enough: probe it, dial and all (a member that cannot be reached must still be suspected).
+    this.deferredSince.delete(id)
+    return false
+  }
+
+  /** Whether this node probes `id` in its round-robin (one of its ring successors). */
+  observes (id: string): boolean {
+    return this.ring().successors.includes(id)
+  }
+
   private probeable (id: string): boolean {
     const e = this.host.table.get(id)
     return id !== this.host.id && e !== undefined && (e.status === 'alive' || e.status === 'suspect')
@@ -240,7 +276,7 @@ export class Prober {
   }
 
   /** The members this node observes in the current view (everyone when probeObservers is 0). */
-  private observed (): string[] {
+  observed (): string[] {
     return [...this.ring().successors]
   }
 
