@@ -2,7 +2,7 @@
 // same run: join time, failure detection, idle RSS / CPU / bytes per agent, and
 // false positives while both cores are loaded by busy loops. Prints JSON.
 //
-//   node build/bench/membership.js [--nodes 5,50] [--fp-seconds 60] [--idle-seconds 10] [--no-serf] [--entry dist/agent.mjs] [--agent-args "--probe-interval 1000"]
+//   node build/bench/membership.js [--nodes 5,50] [--fp-seconds 60] [--idle-seconds 10] [--no-serf] [--entry dist/agent.mjs] [--join-gap-ms 0] [--agent-args "--probe-interval 1000"]
 //
 // --entry runs another agent script under this node (default build/agent/cli.js),
 // e.g. the esbuild bundle that `npm run package` writes, which needs ~20 MB less.
@@ -13,7 +13,10 @@
 //   the socket's `join` command, i.e. `agent join` without spawning 49 CLIs; Serf
 //   through `serf join`), until every node has seen every other one alive. Event
 //   times are taken as the events arrive here (our `monitor` streams, Serf's own
-//   log lines), so both include the same local delivery delay.
+//   log lines), so both include the same local delivery delay. With --join-gap-ms
+//   our joins are spread (a rolling start) and the time after the last join is
+//   reported too. Failed joins are counted; a run that does not converge within
+//   60 s reports `converged: false` and skips the rest.
 // - idle: after the join settles, CPU (utime+stime from /proc/<pid>/stat), RSS
 //   and bytes written (wchar from /proc/<pid>/io: every socket write, encryption
 //   and muxing included) over --idle-seconds.
@@ -38,6 +41,8 @@ const { values } = parseArgs({
     'idle-seconds': { type: 'string', default: '10' },
     'no-serf': { type: 'boolean', default: false },
     entry: { type: 'string' },
+    /** Our nodes join the seed this many ms apart (0: all at once). Serf always joins at once. */
+    'join-gap-ms': { type: 'string', default: '0' },
     /** Extra `agent start` flags, e.g. "--probe-interval 1000". */
     'agent-args': { type: 'string', default: '' }
   },
@@ -46,6 +51,8 @@ const { values } = parseArgs({
 const sizes = values.nodes.split(',').map(Number)
 const fpMs = Number(values['fp-seconds']) * 1000
 const idleMs = Number(values['idle-seconds']) * 1000
+const joinGapMs = Number(values['join-gap-ms'])
+if (!(joinGapMs >= 0 && joinGapMs <= 10_000)) throw new Error('--join-gap-ms: 0..10000')
 if (!sizes.every(n => Number.isInteger(n) && n >= 2 && n <= 100) || !(fpMs >= 0) || !(idleMs > 0)) {
   throw new Error('--nodes: integers 2..100, comma-separated; --fp-seconds >= 0; --idle-seconds > 0')
 }
@@ -148,16 +155,34 @@ class AgentCluster {
     await sleep(200) // the monitor streams are subscribed
   }
 
-  async joinAllThroughSeed (timeoutMs = 60_000): Promise<{ allMs: number, medianMs: number }> {
+  /**
+   * Every node but the seed joins it, `gapMs` apart (0: all at once). Failed joins are
+   * counted, not fatal, and a cluster that has not converged after `timeoutMs` is
+   * reported as such (allMs null), so an overloaded run still yields figures.
+   */
+  async joinAllThroughSeed (gapMs: number, timeoutMs = 60_000): Promise<{ allMs: number | null, medianMs: number | null, afterLastJoinMs: number | null, failedJoins: number, firstError?: string }> {
     const seed = this.agents[0]
     const t0 = performance.now()
-    const results = await Promise.allSettled(this.agents.slice(1).map(async a =>
-      await callAgent(a.socket, 'join', { addrs: [seed.addr] }, { timeoutMs: 30_000 })))
-    const failed = results.filter(r => r.status === 'rejected')
-    if (failed.length > 0) throw new Error(`${failed.length} joins failed: ${String((failed[0] as PromiseRejectedResult).reason)}`)
-    await waitFor(() => this.allAliveAt.every(t => t !== undefined), timeoutMs, 'every agent to see all alive', 5)
-    const times = this.allAliveAt.slice(1).map(t => (t as number) - t0)
-    return { allMs: Math.max(...times), medianMs: median(times) }
+    let lastSentAt = t0
+    const results = await Promise.allSettled(this.agents.slice(1).map(async (a, i) => {
+      if (gapMs > 0) await sleep(i * gapMs)
+      lastSentAt = Math.max(lastSentAt, performance.now())
+      return await callAgent(a.socket, 'join', { addrs: [seed.addr] }, { timeoutMs: 30_000 })
+    }))
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    try {
+      await waitFor(() => this.allAliveAt.every(t => t !== undefined), timeoutMs, 'every agent to see all alive', 5)
+    } catch { /* reported below */ }
+    const seen = this.allAliveAt.slice(1).filter((t): t is number => t !== undefined)
+    const converged = seen.length === this.agents.length - 1 && this.allAliveAt[0] !== undefined
+    const times = seen.map(t => t - t0)
+    return {
+      allMs: converged ? Math.max(...times) : null,
+      medianMs: times.length > 0 ? median(times) : null,
+      afterLastJoinMs: converged ? Math.max(...seen, this.allAliveAt[0] as number) - lastSentAt : null,
+      failedJoins: failed.length,
+      ...(failed.length > 0 ? { firstError: String(failed[0].reason).slice(0, 200) } : {})
+    }
   }
 
   async killAndDetect (index: number, timeoutMs = 30_000): Promise<{ allMs: number, firstMs: number }> {
@@ -209,7 +234,8 @@ async function benchOurs (n: number): Promise<Record<string, unknown>> {
   const c = new AgentCluster()
   try {
     await c.start(n)
-    const joinMs = await c.joinAllThroughSeed()
+    const joinMs = await c.joinAllThroughSeed(joinGapMs)
+    if (joinMs.allMs === null) return { join: joinMs, converged: false }
     await sleep(4000) // past the joiners' follow-up push-pulls (0.25, 1, 3 s)
     const bytes0 = await c.appBytes()
     const idle = await measureIdle(c.livePids(), idleMs)
@@ -222,7 +248,9 @@ async function benchOurs (n: number): Promise<Record<string, unknown>> {
     const fp = await falsePositiveRun(() => c.falsePositives())
     return {
       joinAllMs: Math.round(joinMs.allMs),
-      joinMedianMs: Math.round(joinMs.medianMs),
+      joinMedianMs: Math.round(joinMs.medianMs ?? NaN),
+      ...(joinGapMs > 0 ? { joinGapMs, joinAfterLastMs: Math.round(joinMs.afterLastJoinMs ?? NaN) } : {}),
+      failedJoins: joinMs.failedJoins,
       detectAllMs: Math.round(detect.allMs),
       detectFirstMs: Math.round(detect.firstMs),
       idle: { ...idle, appBytesOutPerSecMedian: Math.round(appBytesPerSec) },

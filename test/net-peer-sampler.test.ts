@@ -1,7 +1,7 @@
 import '../agent/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { planSampling, PeerSampler, type SampleMember, type SamplingInput } from '../agent/net/peer-sampler.js'
+import { dialDirections, planSampling, PeerSampler, type SampleMember, type SamplingInput } from '../agent/net/peer-sampler.js'
 import { startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
 
 function seeded (seed: number): () => number {
@@ -85,6 +85,26 @@ test('kept connections (ring neighbours, young ones) are never closed, by the ca
   const rot = planSampling(base({ connected: connected.slice(0, 7), ours: ['p01', 'p02'], keep: ['p01'], rotate: true }))
   assert.equal(rot.close, ['p02'])
   assert.is(rot.rotated, true)
+})
+
+test('mutual ring neighbours: only the lower id dials, so a pair handshakes once', () => {
+  // Small cluster: everyone observes everyone.
+  const ids = ['p1', 'p2', 'p3', 'p4']
+  const plans = new Map(ids.map(self => {
+    const others = ids.filter(id => id !== self)
+    return [self, dialDirections(self, others, others)]
+  }))
+  for (const a of ids) {
+    for (const b of ids) {
+      if (a >= b) continue
+      const aDials = plans.get(a)?.dial.includes(b) === true
+      const bDials = plans.get(b)?.dial.includes(a) === true
+      assert.ok(aDials && !bDials, `${a}–${b}: exactly the lower id dials`)
+      assert.ok(plans.get(b)?.awaited.includes(a), `${b} awaits ${a}`)
+    }
+  }
+  // One-way neighbours are dialled by their observer, whatever the ids.
+  assert.equal(dialDirections('p9', ['p1', 'p5'], ['p7']), { dial: ['p1', 'p5'], awaited: [] })
 })
 
 test('live: 10 nodes joined through one seed reach at least min connections each', async () => {

@@ -17,7 +17,7 @@ import type { MembershipPort } from '../map-service.js'
 import type { Logger } from '../log.js'
 import type { RingleaderNode } from '../net/create-node.js'
 import { parseJoinAddress, dialSeed, backoffDelay } from '../net/join-address.js'
-import { PeerSampler } from '../net/peer-sampler.js'
+import { dialDirections, PeerSampler } from '../net/peer-sampler.js'
 import { JoinAddressError } from '../net/errors.js'
 import { incarnationStore, type IncarnationStore } from './incarnation-store.js'
 import { applyDeviceOp, encodeMetaFitting, encodeMetaOrThrow, metaFromConfig, type DeviceOp } from './meta.js'
@@ -82,6 +82,8 @@ export class MembershipService implements Component, MembershipPort {
   private readonly stopController = new AbortController()
   private persistFailures = 0
   private samplerSoon = false
+  /** Mutual ring neighbours with a lower id: they dial us (see samplingRing). */
+  private awaitedDials = new Set<string>()
   private readonly now: () => number
   private readonly random: () => number
 
@@ -119,7 +121,7 @@ export class MembershipService implements Component, MembershipPort {
     const sampling = this.opts.sampling ?? {}
     this.sampler = new PeerSampler(ctx.node, {
       members: () => this.aliveOthers().map(e => ({ id: e.id, addrs: [...e.addrs] })),
-      ring: () => this.started().ring(),
+      ring: () => this.samplingRing(),
       min: sampling.min ?? 6,
       max: sampling.max ?? 10,
       random: this.random
@@ -297,11 +299,24 @@ export class MembershipService implements Component, MembershipPort {
     return [...all.filter(a => !loopback(a)), ...all.filter(loopback)].slice(0, 8)
   }
 
-  /** Whether libp2p is dialling `id` now (the sampler warming a probe target, or any other dial). */
+  /** The probe ring as the sampler acts on it: mutual neighbours are dialled by the lower id only. */
+  private samplingRing (): { observes: string[], neighbours: string[], awaited: string[] } {
+    const ring = this.started().ring()
+    const { dial, awaited } = dialDirections(this.selfId, ring.observes, ring.observedBy)
+    this.awaitedDials = new Set(awaited)
+    return { observes: dial, neighbours: ring.neighbours, awaited }
+  }
+
+  /**
+   * Whether a connection to `id` is being set up: libp2p is dialling it (the sampler
+   * warming a probe target, or any other dial), or it is a mutual neighbour with the
+   * lower id, whose dial to us is what we wait for (dialDirections).
+   */
   private dialPending (id: string): boolean {
     const node = this.node
     if (node === undefined) return false
     for (const d of node.getDialQueue()) if (d.peerId?.toString() === id) return true
+    if (this.awaitedDials.has(id)) return !node.getConnections().some(c => c.remotePeer.toString() === id && c.status === 'open')
     return false
   }
 

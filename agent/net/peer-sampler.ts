@@ -87,6 +87,19 @@ export function planSampling (input: SamplingInput): SamplingPlan {
   return plan
 }
 
+/**
+ * Who dials whom on the probe ring. Where two members probe each other (every
+ * pair, while n ≤ k) both would dial at once, and the pair would pay for two
+ * handshakes and keep two connections: only the lower id dials; the higher one
+ * awaits it.
+ */
+export function dialDirections (self: string, observes: readonly string[], observedBy: readonly string[]): { dial: string[], awaited: string[] } {
+  const by = new Set(observedBy)
+  const awaited = observes.filter(id => by.has(id) && id < self)
+  const wait = new Set(awaited)
+  return { dial: observes.filter(id => !wait.has(id)), awaited }
+}
+
 /** The libp2p surface the sampler needs; a RingleaderNode fits. */
 export interface SamplerNode {
   peerId: PeerId
@@ -98,8 +111,12 @@ export interface SamplerNode {
 
 export interface PeerSamplerOptions {
   members: () => SampleMember[]
-  /** Probe ring: members to connect to first, and neighbours whose connections are never closed. */
-  ring?: () => { observes: readonly string[], neighbours: readonly string[] }
+  /**
+   * Probe ring: members to connect to first, neighbours whose connections are never
+   * closed, and members expected to dial us (never dialled from here, so a pair
+   * does not handshake twice).
+   */
+  ring?: () => { observes: readonly string[], neighbours: readonly string[], awaited?: readonly string[] }
   /** Connections to keep at least (default 6). */
   min?: number
   /** Connections above which our own are closed (default 10). */
@@ -153,7 +170,7 @@ export class PeerSampler {
     const every = this.opts.rotateEveryTicks ?? 10
     let members: SampleMember[]
     try { members = this.opts.members() } catch { members = [] }
-    let ring: { observes: readonly string[], neighbours: readonly string[] } = { observes: [], neighbours: [] }
+    let ring: { observes: readonly string[], neighbours: readonly string[], awaited?: readonly string[] } = { observes: [], neighbours: [] }
     try { ring = this.opts.ring?.() ?? ring } catch { /* sample without it */ }
     const plan = planSampling({
       self: this.node.peerId.toString(),
@@ -163,7 +180,7 @@ export class PeerSampler {
       candidates: members,
       preferred: ring.observes,
       keep: [...ring.neighbours, ...young],
-      avoid: new Set(this.failedAt.keys()),
+      avoid: new Set([...this.failedAt.keys(), ...(ring.awaited ?? [])]),
       min: this.opts.min ?? 6,
       max: this.opts.max ?? 10,
       maxConcurrentDials: this.opts.maxConcurrentDials ?? 3,

@@ -131,12 +131,12 @@ export class Membership {
   }
 
   /**
-   * This node's place on the probe ring: the members it probes (`observes`) and all
-   * ring neighbours on both sides (`neighbours`, which includes its observers). The
-   * shell keeps connections to these open, so a probe never waits for a dial.
+   * This node's place on the probe ring: the members it probes (`observes`), those
+   * that probe it (`observedBy`), and both together (`neighbours`). The shell keeps
+   * connections to these open, so a probe never waits for a dial.
    */
-  ring (): { observes: string[], neighbours: string[] } {
-    return { observes: this.prober.observed(), neighbours: this.prober.neighbours() }
+  ring (): { observes: string[], observedBy: string[], neighbours: string[] } {
+    return { observes: this.prober.observed(), observedBy: this.prober.observers(), neighbours: this.prober.neighbours() }
   }
 
   /** Confirmations counted for a current suspicion (for status output and tests). */

@@ -110,7 +110,7 @@ export class Prober {
   private probe: ProbeInFlight | undefined
   private readonly relays = new Map<number, Relay>()
   private nextProbeAt: number
-  private ringCache: { version: number, successors: string[], neighbours: string[] } | undefined
+  private ringCache: { version: number, successors: string[], predecessors: string[], neighbours: string[] } | undefined
   /** Members passed over because a dial to them was under way, and since when. */
   private readonly deferredSince = new Map<string, number>()
 
@@ -275,6 +275,11 @@ export class Prober {
     return [...this.ring().neighbours] // a copy: callers shuffle in place
   }
 
+  /** The members that observe this node (its ring predecessors; everyone when probeObservers is 0). */
+  observers (): string[] {
+    return [...this.ring().predecessors]
+  }
+
   /** The members this node observes in the current view (everyone when probeObservers is 0). */
   observed (): string[] {
     return [...this.ring().successors]
@@ -284,11 +289,11 @@ export class Prober {
    * This node's place on the ring, recomputed only when the live member set changed
    * (a sort of all members: at N = 2000, per join event per node, it dominated).
    */
-  private ring (): { successors: string[], neighbours: string[] } {
+  private ring (): { successors: string[], predecessors: string[], neighbours: string[] } {
     const version = this.host.table.liveVersion
     if (this.ringCache?.version === version) return this.ringCache
     const { successors, predecessors } = ringNeighbours(this.host.id, this.probeableIds(), this.host.cfg.probeObservers)
-    this.ringCache = { version, successors, neighbours: [...new Set([...successors, ...predecessors])] }
+    this.ringCache = { version, successors, predecessors, neighbours: [...new Set([...successors, ...predecessors])] }
     return this.ringCache
   }
 
