@@ -16,7 +16,7 @@ import { encodeMembershipMessage, MAX_PROBE_BYTES } from '../protocol/wire/index
 import { startAgent, runCli, waitFor, cleanupAgents, type AgentProcess } from './helpers/agent-process.js'
 
 interface Row { id: string, status: string, incarnation: number, devices: Array<{ name: string, weight: number }> }
-interface Status { nodeId: string, listen: string[], checksum: string, incarnation: number, members: Record<string, number>, membership: { rejected: Record<string, number> } }
+interface Status { nodeId: string, listen: string[], checksum: string, incarnation: number, members: Record<string, number>, membership: { rejected: Record<string, number>, inBand: { answered: number, received: number } } }
 
 const N = 5
 const agents: AgentProcess[] = []
@@ -62,9 +62,13 @@ test('5 agents join through one seed: every node lists 5 alive and all checksums
 })
 
 test('agent join through the socket answers after push-pull, and refuses a bad address clearly', async () => {
+  const before = (await status(agents[2])).membership.inBand.received
   const r = await runCli(['join', seedAddr, '--data-dir', agents[2].dataDir, '--json'])
   assert.is(r.code, 0, r.stderr)
   assert.equal((JSON.parse(r.stdout) as { joined: string[] }).joined, [ids[0]])
+  // The seed's answer came back in the push-pull's own response, not a request of its own.
+  assert.ok((await status(agents[2])).membership.inBand.received > before, 'the join reply arrived in-band')
+  assert.ok((await status(agents[0])).membership.inBand.answered >= N - 1, 'the seed answered the joins in-band')
   const bad = await runCli(['join', 'not a host:99999', '--data-dir', agents[2].dataDir])
   assert.is(bad.code, 1)
   assert.match(bad.stderr, /join-failed/)

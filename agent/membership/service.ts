@@ -56,6 +56,8 @@ export interface MonitorEvent {
 const LEAVE_SPREAD_MS = 300
 const LEAVE_MAX_WAIT_MS = 2000
 const JOIN_REPLY_TIMEOUT_MS = 5000
+/** How long a push-pull request waits for the reply to send it in-band (it is normally ready at once). */
+const IN_BAND_REPLY_WAIT_MS = 1000
 
 const defaultRandom = Math.random
 
@@ -82,6 +84,11 @@ export class MembershipService implements Component, MembershipPort {
   private readonly stopController = new AbortController()
   private persistFailures = 0
   private samplerSoon = false
+  /** Push-pull requests waiting for their reply to go back in the response, by peer. */
+  private readonly inBand = new Map<string, (reply: MembershipMessage | undefined) => void>()
+  /** Members this node has had a connection to (see dialPending). */
+  private readonly connectedOnce = new Set<string>()
+  private readonly onConnectionOpen = (e: CustomEvent<Connection>): void => { this.connectedOnce.add(e.detail.remotePeer.toString()) }
   /** Mutual ring neighbours with a lower id: they dial us (see samplingRing). */
   private awaitedDials = new Set<string>()
   private readonly now: () => number
@@ -113,10 +120,12 @@ export class MembershipService implements Component, MembershipPort {
     this.transport = await startTransport({
       node: ctx.node,
       deliver: (from, msg, channel) => { this.onMessage(from, msg, channel) },
-      onSendFailed: (to, channel, err) => { this.log?.debug('membership send failed', { to, channel, err: (err as Error).message }) }
+      onSendFailed: (to, channel, err) => { this.log?.debug('membership send failed', { to, channel, err: (err as Error).message }) },
+      answer: async (from, msg) => await this.answerInBand(from, msg)
     })
     this.pump()
     await this.chain // the first incarnation is on disk before start() returns
+    ctx.node.addEventListener('connection:open', this.onConnectionOpen)
 
     const sampling = this.opts.sampling ?? {}
     this.sampler = new PeerSampler(ctx.node, {
@@ -141,10 +150,12 @@ export class MembershipService implements Component, MembershipPort {
 
   async stop (): Promise<void> {
     this.stopController.abort()
+    this.node?.removeEventListener('connection:open', this.onConnectionOpen)
     if (this.samplerTimer !== undefined) clearInterval(this.samplerTimer)
     this.sampler?.stop()
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timerAt = Infinity
+    for (const answer of [...this.inBand.values()]) answer(undefined)
     for (const set of this.joinWaiters.values()) for (const w of set) w.reject(new MembershipServiceError('not-started', 'the agent is stopping'))
     this.joinWaiters.clear()
     await this.chain.catch(() => {})
@@ -275,6 +286,7 @@ export class MembershipService implements Component, MembershipPort {
       rejectReasons: t?.rejectReasons,
       sent: t?.sent,
       sentByType: t?.sentByType,
+      inBand: t?.inBand,
       received: t?.received,
       sendFailures: t?.sendFailures,
       bytesIn: t?.bytesIn,
@@ -316,7 +328,10 @@ export class MembershipService implements Component, MembershipPort {
     const node = this.node
     if (node === undefined) return false
     for (const d of node.getDialQueue()) if (d.peerId?.toString() === id) return true
-    if (this.awaitedDials.has(id)) return !node.getConnections().some(c => c.remotePeer.toString() === id && c.status === 'open')
+    // Only a first connection is awaited: once we have been connected, a lost
+    // connection may mean the member died, and its probe must not wait for a dial
+    // that will never come.
+    if (this.awaitedDials.has(id) && !this.connectedOnce.has(id)) return !node.getConnections().some(c => c.remotePeer.toString() === id && c.status === 'open')
     return false
   }
 
@@ -363,11 +378,33 @@ export class MembershipService implements Component, MembershipPort {
           }
         }
         if (r.publish.length > 0) this.lastPublishes = r.publish.map(g => (this.transport as MembershipTransport).publish(g))
-        for (const o of r.send) void this.sendOne(o)
+        for (const o of r.send) if (!this.replyInBand(o)) void this.sendOne(o)
         this.handleEvents(r.events)
       })
     }
     this.arm()
+  }
+
+  /**
+   * The sync handler waits here (briefly) for the core's reply to a push-pull, so it
+   * can travel back in the response; see MembershipTransport's `answer`.
+   */
+  private async answerInBand (from: string, msg: MembershipMessage): Promise<MembershipMessage | undefined> {
+    if (msg.type !== 'push-pull' || msg.reply || this.stopController.signal.aborted) return undefined
+    return await new Promise<MembershipMessage | undefined>(resolve => {
+      const timer = setTimeout(() => { this.inBand.delete(from); resolve(undefined) }, IN_BAND_REPLY_WAIT_MS)
+      this.inBand.get(from)?.(undefined) // an older request from the same peer: its reply goes the slow way
+      this.inBand.set(from, (reply) => { clearTimeout(timer); this.inBand.delete(from); resolve(reply) })
+    })
+  }
+
+  /** Hands a push-pull reply to the request waiting for it; false when none waits. */
+  private replyInBand (o: Outgoing): boolean {
+    if (o.msg.type !== 'push-pull' || !o.msg.reply) return false
+    const waiter = this.inBand.get(o.to)
+    if (waiter === undefined) return false
+    waiter(o.msg)
+    return true
   }
 
   private async sendOne (o: Outgoing): Promise<void> {
@@ -404,7 +441,7 @@ export class MembershipService implements Component, MembershipPort {
       setImmediate(() => { this.samplerSoon = false; this.sampler?.tick() })
     }
     for (const e of events) {
-      if (e.kind === 'reap') this.since.delete(e.member.id)
+      if (e.kind === 'reap') { this.since.delete(e.member.id); this.connectedOnce.delete(e.member.id) }
       else if (e.kind !== 'update') this.since.set(e.member.id, e.at)
       else if (!this.since.has(e.member.id)) this.since.set(e.member.id, e.at)
       const out: MonitorEvent = {

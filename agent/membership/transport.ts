@@ -29,6 +29,8 @@ export const PROBE_PROTOCOL = '/ringleader/probe/1.0.0'
 export const SYNC_PROTOCOL = '/ringleader/sync/1.0.0'
 
 const EMPTY = new Uint8Array(0)
+/** Bound on the direct copies of one update (see sendToUnsubscribed). */
+const MAX_DIRECT_UPDATES = 16
 
 export interface TransportOptions {
   node: RingleaderNode
@@ -39,6 +41,13 @@ export interface TransportOptions {
   /** Deadline for one push-pull send (default 5000 ms). */
   syncTimeoutMs?: number
   onSendFailed?: (to: string, channel: MembershipChannel, err: unknown) => void
+  /**
+   * Called after a push-pull request was delivered: the reply, if the core makes one
+   * soon enough, travels back as the response of that same request instead of a
+   * request of its own (a join's answer then needs no new stream from the seed, which
+   * under load took ~100 ms). Undefined answers with an empty receipt, as before.
+   */
+  answer?: (from: string, msg: MembershipMessage) => Promise<MembershipMessage | undefined>
 }
 
 export interface TransportStats {
@@ -54,6 +63,8 @@ export interface TransportStats {
   rejectReasons: Record<string, number>
   /** Direct and published messages by type (ping, ack, ping-req, push-pull, alive, …). */
   sentByType: Record<string, number>
+  /** Push-pull replies sent back in a request's response, and received that way. */
+  inBand: { answered: number, received: number }
 }
 
 export interface MembershipTransport {
@@ -83,7 +94,7 @@ export function decodeChecked (bytes: Uint8Array, channel: MembershipChannel): M
 export async function startTransport (opts: TransportOptions): Promise<MembershipTransport> {
   const { node } = opts
   const zero = (): Record<MembershipChannel, number> => ({ gossip: 0, probe: 0, sync: 0 })
-  const stats: TransportStats = { sent: zero(), received: zero(), sendFailures: zero(), bytesOut: 0, bytesIn: 0, rejected: zero(), rejectReasons: {}, sentByType: {} }
+  const stats: TransportStats = { sent: zero(), received: zero(), sendFailures: zero(), bytesOut: 0, bytesIn: 0, rejected: zero(), rejectReasons: {}, sentByType: {}, inBand: { answered: 0, received: 0 } }
   const reject = (channel: MembershipChannel, reason: string): void => {
     stats.rejected[channel]++
     stats.rejectReasons[reason] = (stats.rejectReasons[reason] ?? 0) + 1
@@ -116,7 +127,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
   })
 
   /** Decodes, counts and delivers one direct message; throws WireError on a bad one (after counting it). */
-  const receiveDirect = (bytes: Uint8Array, from: PeerId, channel: 'probe' | 'sync'): void => {
+  const receiveDirect = (bytes: Uint8Array, from: PeerId, channel: 'probe' | 'sync'): MembershipMessage => {
     stats.bytesIn += bytes.byteLength
     let msg: MembershipMessage
     try {
@@ -127,6 +138,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     }
     stats.received[channel]++
     opts.deliver(from.toString(), msg, channel)
+    return msg
   }
 
   const probeTimeoutMs = opts.probeTimeoutMs ?? 1000
@@ -138,14 +150,22 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     onBadFrame: () => { reject('probe', 'too-large') }
   })
   const syncServer = await serveRequestResponse(node, SYNC_PROTOCOL, async (bytes, from) => {
+    let msg: MembershipMessage
     try {
-      receiveDirect(bytes, from, 'sync')
+      msg = receiveDirect(bytes, from, 'sync')
     } catch (err) {
       const code = err instanceof WireError ? err.code : 'invalid'
       throw new HandlerError(code === 'too-large' ? 'too-large' : 'bad-message', err instanceof Error ? err.message : String(err))
     }
-    return EMPTY
-  }, { maxRequestBytes: MAX_SYNC_BYTES, maxResponseBytes: 1024, timeoutMs: 10_000, maxInboundStreams: 32, maxConcurrent: 64 })
+    const reply = await opts.answer?.(from.toString(), msg).catch(() => undefined)
+    if (reply === undefined) return EMPTY
+    const out = encodeMembershipMessage(reply)
+    stats.inBand.answered++
+    stats.sent.sync++
+    stats.sentByType[reply.type] = (stats.sentByType[reply.type] ?? 0) + 1
+    stats.bytesOut += out.byteLength
+    return out
+  }, { maxRequestBytes: MAX_SYNC_BYTES, maxResponseBytes: MAX_SYNC_BYTES, timeoutMs: 10_000, maxInboundStreams: 32, maxConcurrent: 64 })
 
   // Keep the peer store informed of members' addresses, so a dial by PeerId works
   // for a member we have never been connected to.
@@ -162,6 +182,29 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
 
   let stopped = false
 
+  /**
+   * Gossipsub only sends to peers whose subscription it has heard, which on a brand
+   * new connection comes after identify and the gossipsub stream: a member that
+   * joined moments ago misses what this node publishes now (another joiner's alive,
+   * while many join through this seed) until a push-pull catches it up. Connected
+   * peers not yet subscribed get the update directly on the probe channel instead
+   * (a no-op once the mesh is up). Returns how many were sent.
+   */
+  const sendToUnsubscribed = (bytes: Uint8Array): number => {
+    const subscribed = new Set(topic.subscribers().map(p => p.toString()))
+    const seen = new Set<string>()
+    for (const c of node.getConnections()) {
+      const id = c.remotePeer.toString()
+      if (c.status !== 'open' || subscribed.has(id) || seen.has(id)) continue
+      seen.add(id)
+      if (seen.size > MAX_DIRECT_UPDATES) break
+      stats.sent.probe++
+      stats.bytesOut += bytes.byteLength
+      void probeChannel.send(c.remotePeer, bytes).then(ok => { if (!ok) stats.sendFailures.probe++ })
+    }
+    return Math.min(seen.size, MAX_DIRECT_UPDATES)
+  }
+
   return {
     stats,
     publish: async (msg) => {
@@ -170,12 +213,14 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       stats.sent.gossip++
       stats.sentByType[msg.type] = (stats.sentByType[msg.type] ?? 0) + 1
       stats.bytesOut += bytes.byteLength
+      let reached: number
       try {
-        return await topic.publish(bytes)
+        reached = await topic.publish(bytes)
       } catch {
         stats.sendFailures.gossip++
         return -1
       }
+      return reached + sendToUnsubscribed(bytes)
     },
     send: async (out) => {
       if (stopped) return false
@@ -187,7 +232,14 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       try {
         await learnAddrs(out.to, out.addrs)
         if (channel === 'sync') {
-          await sendRequest(node, peerIdOf(out.to), SYNC_PROTOCOL, bytes, { maxRequestBytes: MAX_SYNC_BYTES, maxResponseBytes: 1024, timeoutMs: syncTimeoutMs })
+          const response = await sendRequest(node, peerIdOf(out.to), SYNC_PROTOCOL, bytes, { maxRequestBytes: MAX_SYNC_BYTES, maxResponseBytes: MAX_SYNC_BYTES, timeoutMs: syncTimeoutMs })
+          // A reply in the response (see TransportOptions.answer); a bad one is counted, not fatal to the send.
+          if (response.byteLength > 0) {
+            try {
+              receiveDirect(response, peerIdOf(out.to), 'sync')
+              stats.inBand.received++
+            } catch { /* counted in rejected */ }
+          }
         } else if (!await probeChannel.send(peerIdOf(out.to), bytes)) {
           throw new Error('probe channel send failed')
         }
