@@ -59,6 +59,8 @@ const JOIN_REPLY_TIMEOUT_MS = 5000
 /** How long a push-pull request waits for the reply to send it in-band (it is normally ready at once). */
 const IN_BAND_REPLY_WAIT_MS = 1000
 
+function inBandKey (peer: string, seq: number): string { return `${peer}#${seq}` }
+
 const defaultRandom = Math.random
 
 export class MembershipService implements Component, MembershipPort {
@@ -84,7 +86,7 @@ export class MembershipService implements Component, MembershipPort {
   private readonly stopController = new AbortController()
   private persistFailures = 0
   private samplerSoon = false
-  /** Push-pull requests waiting for their reply to go back in the response, by peer. */
+  /** Push-pull requests waiting for their reply to go back in the response, by asker and seq. */
   private readonly inBand = new Map<string, (reply: MembershipMessage | undefined) => void>()
   /** Members this node has had a connection to (see dialPending). */
   private readonly connectedOnce = new Set<string>()
@@ -392,16 +394,19 @@ export class MembershipService implements Component, MembershipPort {
   private async answerInBand (from: string, msg: MembershipMessage): Promise<MembershipMessage | undefined> {
     if (msg.type !== 'push-pull' || msg.reply || this.stopController.signal.aborted) return undefined
     return await new Promise<MembershipMessage | undefined>(resolve => {
-      const timer = setTimeout(() => { this.inBand.delete(from); resolve(undefined) }, IN_BAND_REPLY_WAIT_MS)
-      this.inBand.get(from)?.(undefined) // an older request from the same peer: its reply goes the slow way
-      this.inBand.set(from, (reply) => { clearTimeout(timer); this.inBand.delete(from); resolve(reply) })
+      // Keyed by asker and seq: the reply names the request's seq, so each reply
+      // answers its own request even when one peer has several in flight.
+      const key = inBandKey(from, msg.seq)
+      const timer = setTimeout(() => { this.inBand.delete(key); resolve(undefined) }, IN_BAND_REPLY_WAIT_MS)
+      this.inBand.get(key)?.(undefined) // a repeated seq: the older request's reply goes the slow way
+      this.inBand.set(key, (reply) => { clearTimeout(timer); this.inBand.delete(key); resolve(reply) })
     })
   }
 
   /** Hands a push-pull reply to the request waiting for it; false when none waits. */
   private replyInBand (o: Outgoing): boolean {
     if (o.msg.type !== 'push-pull' || !o.msg.reply) return false
-    const waiter = this.inBand.get(o.to)
+    const waiter = this.inBand.get(inBandKey(o.to, o.msg.seq))
     if (waiter === undefined) return false
     waiter(o.msg)
     return true
