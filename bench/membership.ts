@@ -2,7 +2,7 @@
 // same run: join time, failure detection, idle RSS / CPU / bytes per agent, and
 // false positives while both cores are loaded by busy loops. Prints JSON.
 //
-//   node build/bench/membership.js [--nodes 5,50] [--fp-seconds 60] [--idle-seconds 10] [--no-serf] [--entry dist/agent.mjs] [--join-gap-ms 0] [--agent-args "--probe-interval 1000"]
+//   node build/bench/membership.js [--nodes 5,50] [--fp-seconds 60] [--idle-seconds 10] [--no-serf] [--entry dist/agent.mjs] [--join-gap-ms 0] [--join-mode herd|rolling] [--agent-args "--probe-interval 1000"]
 //
 // --entry runs another agent script under this node (default build/agent/cli.js),
 // e.g. the esbuild bundle that `npm run package` writes, which needs ~20 MB less.
@@ -16,7 +16,9 @@
 //   log lines), so both include the same local delivery delay. With --join-gap-ms
 //   our joins are spread (a rolling start) and the time after the last join is
 //   reported too. Failed joins are counted; a run that does not converge within
-//   60 s reports `converged: false` and skips the rest.
+//   60 s reports `converged: false` and skips the rest. --join-mode rolling starts
+//   each agent with `--join` the first once the previous one is up (a rolling
+//   start), waits until every node counts N alive, then measures the rest.
 // - idle: after the join settles, CPU (utime+stime from /proc/<pid>/stat), RSS
 //   and bytes written (wchar from /proc/<pid>/io: every socket write, encryption
 //   and muxing included) over --idle-seconds.
@@ -41,6 +43,8 @@ const { values } = parseArgs({
     'idle-seconds': { type: 'string', default: '10' },
     'no-serf': { type: 'boolean', default: false },
     entry: { type: 'string' },
+    /** herd: all agents up, then told to join at once (or --join-gap-ms apart); rolling: each started with --join. */
+    'join-mode': { type: 'string', default: 'herd' },
     /** Our nodes join the seed this many ms apart (0: all at once). Serf always joins at once. */
     'join-gap-ms': { type: 'string', default: '0' },
     /** Extra `agent start` flags, e.g. "--probe-interval 1000". */
@@ -53,6 +57,8 @@ const fpMs = Number(values['fp-seconds']) * 1000
 const idleMs = Number(values['idle-seconds']) * 1000
 const joinGapMs = Number(values['join-gap-ms'])
 if (!(joinGapMs >= 0 && joinGapMs <= 10_000)) throw new Error('--join-gap-ms: 0..10000')
+const joinMode = values['join-mode']
+if (joinMode !== 'herd' && joinMode !== 'rolling') throw new Error('--join-mode: herd or rolling')
 if (!sizes.every(n => Number.isInteger(n) && n >= 2 && n <= 100) || !(fpMs >= 0) || !(idleMs > 0)) {
   throw new Error('--nodes: integers 2..100, comma-separated; --fp-seconds >= 0; --idle-seconds > 0')
 }
@@ -117,11 +123,13 @@ class AgentCluster {
   private readonly stopMonitors = new AbortController()
   private base = ''
 
-  async start (n: number): Promise<void> {
+  /** Starts n agents one after another; with `rolling`, each but the first with `--join` the first. */
+  async start (n: number, rolling = false): Promise<void> {
     this.base = await mkdtemp(join(tmpdir(), 'rl-mbench-'))
     for (let i = 0; i < n; i++) {
       const dataDir = join(this.base, String(i))
-      const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', ...values['agent-args'].split(' ').filter(a => a !== '')], { stdio: ['ignore', 'ignore', 'inherit'] })
+      const joinArgs = rolling && i > 0 ? ['--join', this.agents[0].addr] : []
+      const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', ...joinArgs, ...values['agent-args'].split(' ').filter(a => a !== '')], { stdio: ['ignore', 'ignore', 'inherit'] })
       const socket = join(dataDir, 'agent.sock')
       const deadline = Date.now() + 30_000
       let status: { nodeId: string | null, listen: string[], state?: string } | undefined
@@ -230,12 +238,47 @@ class AgentCluster {
 
 // ---------------------------------------------------------------- runs
 
+/** Rolling start: waits (polling status) until every agent counts n alive; ms after the last agent was up, or null. */
+async function waitAllAlive (c: AgentCluster, n: number, timeoutMs: number): Promise<number | null> {
+  const t0 = performance.now()
+  while (performance.now() - t0 < timeoutMs) {
+    const alive = await Promise.all(c.agents.map(async a => {
+      try { return ((await callAgent(a.socket, 'status', {}, { timeoutMs: 2000 })) as { members: { alive: number } }).members.alive } catch { return -1 }
+    }))
+    if (alive.every(x => x === n)) return Math.round(performance.now() - t0)
+    await sleep(200)
+  }
+  return null
+}
+
 async function benchOurs (n: number): Promise<Record<string, unknown>> {
   const c = new AgentCluster()
   try {
+    if (joinMode === 'rolling') {
+      const started = performance.now()
+      await c.start(n, true)
+      const startMs = Math.round(performance.now() - started)
+      const settleMs = await waitAllAlive(c, n, 600_000)
+      if (settleMs === null) return { joinMode, startMs, converged: false }
+      for (let i = 0; i < n; i++) c.allAliveAt[i] = 0 // the monitors started late; the join is measured above
+      return { joinMode, startMs, allAliveMsAfterLastStart: settleMs, ...await measureSettled(c, n) }
+    }
     await c.start(n)
     const joinMs = await c.joinAllThroughSeed(joinGapMs)
     if (joinMs.allMs === null) return { join: joinMs, converged: false }
+    return {
+      joinAllMs: Math.round(joinMs.allMs),
+      joinMedianMs: Math.round(joinMs.medianMs ?? NaN),
+      ...(joinGapMs > 0 ? { joinGapMs, joinAfterLastMs: Math.round(joinMs.afterLastJoinMs ?? NaN) } : {}),
+      failedJoins: joinMs.failedJoins,
+      ...await measureSettled(c, n)
+    }
+  } finally { await c.stop() }
+}
+
+/** Idle figures, kill -9 detection and false positives of a cluster that has converged. */
+async function measureSettled (c: AgentCluster, n: number): Promise<Record<string, unknown>> {
+  {
     await sleep(4000) // past the joiners' follow-up push-pulls (0.25, 1, 3 s)
     const bytes0 = await c.appBytes()
     const idle = await measureIdle(c.livePids(), idleMs)
@@ -247,17 +290,13 @@ async function benchOurs (n: number): Promise<Record<string, unknown>> {
     c.resetSuspicions()
     const fp = await falsePositiveRun(() => c.falsePositives())
     return {
-      joinAllMs: Math.round(joinMs.allMs),
-      joinMedianMs: Math.round(joinMs.medianMs ?? NaN),
-      ...(joinGapMs > 0 ? { joinGapMs, joinAfterLastMs: Math.round(joinMs.afterLastJoinMs ?? NaN) } : {}),
-      failedJoins: joinMs.failedJoins,
       detectAllMs: Math.round(detect.allMs),
       detectFirstMs: Math.round(detect.firstMs),
       idle: { ...idle, appBytesOutPerSecMedian: Math.round(appBytesPerSec) },
       suspicionsOfLiveNodesBeforeLoad: suspectsBeforeKill,
       loaded: fp
     }
-  } finally { await c.stop() }
+  }
 }
 
 async function benchSerf (n: number): Promise<Record<string, unknown>> {
