@@ -215,6 +215,14 @@ class AgentCluster {
 
   resetSuspicions (): void { for (const s of this.suspected) s.clear() }
 
+  /** Forgets fail verdicts and suspicions seen so far (those of the build-up are reported separately). */
+  resetVerdicts (): { fails: number, suspects: number } {
+    const before = this.falsePositives()
+    for (const m of this.failedAt) m.clear()
+    this.resetSuspicions()
+    return before
+  }
+
   livePids (): number[] { return this.agents.filter(a => a.child.exitCode === null && a.child.signalCode === null).map(a => a.pid) }
 
   async appBytes (): Promise<number[]> {
@@ -280,6 +288,7 @@ async function benchOurs (n: number): Promise<Record<string, unknown>> {
 async function measureSettled (c: AgentCluster, n: number): Promise<Record<string, unknown>> {
   {
     await sleep(4000) // past the joiners' follow-up push-pulls (0.25, 1, 3 s)
+    const whileJoining = c.resetVerdicts()
     const bytes0 = await c.appBytes()
     const idle = await measureIdle(c.livePids(), idleMs)
     const bytes1 = await c.appBytes()
@@ -293,7 +302,8 @@ async function measureSettled (c: AgentCluster, n: number): Promise<Record<strin
       detectAllMs: Math.round(detect.allMs),
       detectFirstMs: Math.round(detect.firstMs),
       idle: { ...idle, appBytesOutPerSecMedian: Math.round(appBytesPerSec) },
-      suspicionsOfLiveNodesBeforeLoad: suspectsBeforeKill,
+      verdictsAboutLiveNodesWhileJoining: whileJoining,
+      suspicionsOfLiveNodesWhileIdle: suspectsBeforeKill,
       loaded: fp
     }
   }
