@@ -75,6 +75,8 @@ export async function startDaemon (opts: DaemonOptions): Promise<RunningDaemon> 
     if (removedTemp.length > 0) log.warn('removed temp files left by a crash', { files: removedTemp })
 
     const status = new StatusBoard({ version: VERSION, pid: process.pid, dataDir: paths.root, now: opts.now ?? Date.now })
+    // Where an agent's memory goes (RSS grows with its connections; see docs/benchmarks.md).
+    status.addField('memory', () => memoryFigures(process.memoryUsage()))
     const registry = new CommandRegistry()
     registerBuiltinCommands(registry, status, log)
     const socket = new StatusSocketServer({ path: paths.socket, registry, log: log.child({ component: 'socket' }) })
@@ -115,4 +117,10 @@ export async function startDaemon (opts: DaemonOptions): Promise<RunningDaemon> 
     await unwind()
     throw err
   }
+}
+
+/** process.memoryUsage() in MB, one decimal: what `agent status` shows. */
+export function memoryFigures (m: NodeJS.MemoryUsage): { rssMb: number, heapUsedMb: number, heapTotalMb: number, externalMb: number, arrayBuffersMb: number } {
+  const mb = (b: number): number => Math.round(b / 104857.6) / 10
+  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) }
 }

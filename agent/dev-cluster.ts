@@ -14,6 +14,7 @@ import { dataDirPaths } from './data-dir.js'
 import { hasStarted } from './status-board.js'
 import type { Io } from './cli/io.js'
 import { formatTable } from './cli/table.js'
+import { AGENT_NODE_FLAGS } from './node-flags.js'
 
 export interface DevClusterOptions {
   nodes: number
@@ -109,7 +110,7 @@ async function selfInvocation (cliPath: string | undefined): Promise<{ command: 
   const sea = await import('node:sea').catch(() => undefined)
   if (cliPath === undefined && sea?.isSea() === true) return { command: process.execPath, prefix: [], shown: process.execPath }
   const script = cliPath ?? process.argv[1]
-  return { command: process.execPath, prefix: [script], shown: `node ${relative(process.cwd(), script) || script}` }
+  return { command: process.execPath, prefix: [...AGENT_NODE_FLAGS, script], shown: `node ${relative(process.cwd(), script) || script}` }
 }
 
 export async function runDevCluster (opts: DevClusterOptions): Promise<number> {

@@ -21,6 +21,7 @@ import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { injectSeaBlob } from './sea-inject.js'
+import { AGENT_NODE_FLAGS } from './node-flags.js'
 
 const run = promisify(execFile)
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -40,7 +41,7 @@ export interface PackageResult {
 const LAUNCHER = `#!/bin/sh
 # Ringleader agent launcher: runs the bundled agent with the node on PATH (>= 20.11).
 here=$(dirname "$(readlink -f "$0")")
-exec "\${RINGLEADER_NODE:-node}" "$here/agent.mjs" "$@"
+exec "\${RINGLEADER_NODE:-node}" ${AGENT_NODE_FLAGS.join(' ')} "$here/agent.mjs" "$@"
 `
 
 async function bundle (outfile: string, format: 'esm' | 'cjs', version: string): Promise<void> {

@@ -34,6 +34,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { callAgent, streamAgent } from '../agent/socket/client.js'
 import { hasStarted } from '../agent/status-board.js'
+import { AGENT_NODE_FLAGS } from '../agent/node-flags.js'
 import { SerfCluster, serfAvailable, readRssKb, waitFor } from './lib/serf-cluster.js'
 
 const { values } = parseArgs({
@@ -129,7 +130,7 @@ class AgentCluster {
     for (let i = 0; i < n; i++) {
       const dataDir = join(this.base, String(i))
       const joinArgs = rolling && i > 0 ? ['--join', this.agents[0].addr] : []
-      const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', ...joinArgs, ...values['agent-args'].split(' ').filter(a => a !== '')], { stdio: ['ignore', 'ignore', 'inherit'] })
+      const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', ...joinArgs, ...values['agent-args'].split(' ').filter(a => a !== '')], { stdio: ['ignore', 'ignore', 'inherit'] })
       const socket = join(dataDir, 'agent.sock')
       const deadline = Date.now() + 30_000
       let status: { nodeId: string | null, listen: string[], state?: string } | undefined

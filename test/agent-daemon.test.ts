@@ -26,6 +26,9 @@ test('status answers through the CLI (table and --json) and the raw socket; file
   assert.ok(Array.isArray(raw.listen) && (raw.listen as string[]).some(a => a.startsWith('/ip4/127.0.0.1/tcp/')))
   assert.type(raw.uptimeMs, 'number')
   assert.type(raw.version, 'string')
+  const mem = raw.memory as { rssMb: number, heapUsedMb: number, heapTotalMb: number }
+  assert.ok(mem.rssMb > 10 && mem.rssMb < 1024, `rss ${mem.rssMb} MB`)
+  assert.ok(mem.heapUsedMb > 0 && mem.heapUsedMb <= mem.heapTotalMb)
 
   const json = await runCli(['status', '--data-dir', agent.dataDir, '--json'])
   assert.is(json.code, 0, json.stderr)

@@ -14,4 +14,10 @@ test('a node behind shows what it waits for; a ready node shows no pending line'
   assert.not.match(formatStatus({ ...base, map }), /pending/)
 })
 
+test('memory is one line: rss, heap used of total, buffers', () => {
+  const base = { nodeId: 'n', state: 'ready', listen: [], uptimeMs: 1000, version: '0', pid: 1, dataDir: '/d' }
+  const out = formatStatus({ ...base, memory: { rssMb: 73.1, heapUsedMb: 21.5, heapTotalMb: 30, externalMb: 4.2, arrayBuffersMb: 2.1 } })
+  assert.match(out, /memory\s+rss 73.1 MB, heap 21.5 of 30 MB, buffers 2.1 MB/)
+})
+
 test.run()

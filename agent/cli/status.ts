@@ -8,7 +8,7 @@ import type { Io, Subcommand } from './io.js'
 import { formatDuration, formatKeyValues } from './table.js'
 
 const CORE = new Set(['nodeId', 'state', 'listen', 'uptimeMs', 'version', 'pid', 'dataDir', 'startedAt'])
-const HIDDEN = new Set(['map', 'bootstrap', 'membership'])
+const HIDDEN = new Set(['map', 'bootstrap', 'membership', 'memory'])
 
 /** "epoch 8: 2 of 5 blobs verified, for 12 s", the line an operator reads when a node lags. */
 export function formatPending (p: NonNullable<MapStatus['pending']>): string {
@@ -34,6 +34,8 @@ export function formatStatus (s: Record<string, unknown>): string {
   }
   const bootstrap = s.bootstrap as { state: string, epoch?: number, reason?: string } | undefined | null
   if (bootstrap != null) rows.push(['bootstrap', `${bootstrap.state}${bootstrap.epoch !== undefined ? ` (epoch ${bootstrap.epoch})` : ''}${bootstrap.reason !== undefined ? `: ${bootstrap.reason}` : ''}`])
+  const mem = s.memory as { rssMb: number, heapUsedMb: number, heapTotalMb: number, arrayBuffersMb: number } | undefined
+  if (mem !== undefined) rows.push(['memory', `rss ${mem.rssMb} MB, heap ${mem.heapUsedMb} of ${mem.heapTotalMb} MB, buffers ${mem.arrayBuffersMb} MB`])
   // Counters and internals stay in --json.
   for (const [k, v] of Object.entries(s)) if (!CORE.has(k) && !HIDDEN.has(k)) rows.push([k, v])
   return formatKeyValues(rows)
