@@ -91,8 +91,6 @@ export class MembershipService implements Component, MembershipPort {
   /** Members this node has had a connection to (see dialPending). */
   private readonly connectedOnce = new Set<string>()
   private readonly onConnectionOpen = (e: CustomEvent<Connection>): void => { this.connectedOnce.add(e.detail.remotePeer.toString()) }
-  /** Mutual ring neighbours with a lower id: they dial us (see samplingRing). */
-  private awaitedDials = new Set<string>()
   private readonly now: () => number
   private readonly random: () => number
 
@@ -128,6 +126,7 @@ export class MembershipService implements Component, MembershipPort {
     this.pump()
     await this.chain // the first incarnation is on disk before start() returns
     ctx.node.addEventListener('connection:open', this.onConnectionOpen)
+    for (const c of ctx.node.getConnections()) this.connectedOnce.add(c.remotePeer.toString())
 
     const sampling = this.opts.sampling ?? {}
     this.sampler = new PeerSampler(ctx.node, {
@@ -317,7 +316,6 @@ export class MembershipService implements Component, MembershipPort {
   private samplingRing (): { observes: string[], neighbours: string[], awaited: string[] } {
     const ring = this.started().ring()
     const { dial, awaited } = dialDirections(this.selfId, ring.observes, ring.observedBy)
-    this.awaitedDials = new Set(awaited)
     return { observes: dial, neighbours: ring.neighbours, awaited }
   }
 
@@ -333,8 +331,7 @@ export class MembershipService implements Component, MembershipPort {
     // Only a first connection is awaited: once we have been connected, a lost
     // connection may mean the member died, and its probe must not wait for a dial
     // that will never come.
-    if (this.awaitedDials.has(id) && !this.connectedOnce.has(id)) return !node.getConnections().some(c => c.remotePeer.toString() === id && c.status === 'open')
-    return false
+    return !this.connectedOnce.has(id) && this.samplingRing().awaited.includes(id)
   }
 
   private aliveOthers (): MemberEntry[] {
