@@ -95,6 +95,11 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
   const { node } = opts
   const zero = (): Record<MembershipChannel, number> => ({ gossip: 0, probe: 0, sync: 0 })
   const stats: TransportStats = { sent: zero(), received: zero(), sendFailures: zero(), bytesOut: 0, bytesIn: 0, rejected: zero(), rejectReasons: {}, sentByType: {}, inBand: { answered: 0, received: 0 } }
+  const countSent = (channel: MembershipChannel, type: string, bytes: Uint8Array): void => {
+    stats.sent[channel]++
+    stats.sentByType[type] = (stats.sentByType[type] ?? 0) + 1
+    stats.bytesOut += bytes.byteLength
+  }
   const reject = (channel: MembershipChannel, reason: string): void => {
     stats.rejected[channel]++
     stats.rejectReasons[reason] = (stats.rejectReasons[reason] ?? 0) + 1
@@ -161,9 +166,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     if (reply === undefined) return EMPTY
     const out = encodeMembershipMessage(reply)
     stats.inBand.answered++
-    stats.sent.sync++
-    stats.sentByType[reply.type] = (stats.sentByType[reply.type] ?? 0) + 1
-    stats.bytesOut += out.byteLength
+    countSent('sync', reply.type, out)
     return out
   }, { maxRequestBytes: MAX_SYNC_BYTES, maxResponseBytes: MAX_SYNC_BYTES, timeoutMs: 10_000, maxInboundStreams: 32, maxConcurrent: 64 })
 
@@ -191,18 +194,19 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
    * (a no-op once the mesh is up). Returns how many were sent.
    */
   const sendToUnsubscribed = (bytes: Uint8Array): number => {
-    const subscribed = new Set(topic.subscribers().map(p => p.toString()))
-    const seen = new Set<string>()
+    const skip = new Set(topic.subscribers().map(p => p.toString()))
+    let sent = 0
     for (const c of node.getConnections()) {
       const id = c.remotePeer.toString()
-      if (c.status !== 'open' || subscribed.has(id) || seen.has(id)) continue
-      seen.add(id)
-      if (seen.size > MAX_DIRECT_UPDATES) break
-      stats.sent.probe++
+      if (sent >= MAX_DIRECT_UPDATES) break
+      if (c.status !== 'open' || skip.has(id)) continue
+      skip.add(id)
+      sent++
+      stats.sent.probe++ // a copy of a gossip message: counted by type under gossip already
       stats.bytesOut += bytes.byteLength
       void probeChannel.send(c.remotePeer, bytes).then(ok => { if (!ok) stats.sendFailures.probe++ })
     }
-    return Math.min(seen.size, MAX_DIRECT_UPDATES)
+    return sent
   }
 
   return {
@@ -210,9 +214,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     publish: async (msg) => {
       if (stopped) return -1
       const bytes = encodeMembershipMessage(msg)
-      stats.sent.gossip++
-      stats.sentByType[msg.type] = (stats.sentByType[msg.type] ?? 0) + 1
-      stats.bytesOut += bytes.byteLength
+      countSent('gossip', msg.type, bytes)
       let reached: number
       try {
         reached = await topic.publish(bytes)
@@ -226,9 +228,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       if (stopped) return false
       const channel = channelOf(out.msg)
       const bytes = encodeMembershipMessage(out.msg)
-      stats.sentByType[out.msg.type] = (stats.sentByType[out.msg.type] ?? 0) + 1
-      stats.sent[channel]++
-      stats.bytesOut += bytes.byteLength
+      countSent(channel, out.msg.type, bytes)
       try {
         await learnAddrs(out.to, out.addrs)
         if (channel === 'sync') {
