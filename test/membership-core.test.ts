@@ -6,6 +6,7 @@ import {
   createMembership, MembershipError, type GossipMessage, type Membership, type MembershipConfig, type Outgoing, type Ready
 } from '../protocol/membership/index.js'
 import { createPrng } from './sim/prng.js'
+import { driveDeadlines } from './helpers/membership-drive.js'
 
 function core (id: string, opts: { now?: number, incarnation?: number, config?: Partial<MembershipConfig>, seed?: number } = {}): Membership {
   return createMembership({
@@ -24,14 +25,7 @@ function alive (id: string, incarnation = 0): GossipMessage {
 /** Ticks `m` at its deadlines up to `until`, collecting everything it emits. */
 function runTo (m: Membership, from: number, until: number): Ready[] {
   const out: Ready[] = []
-  let now = from
-  for (let i = 0; i < 10_000; i++) {
-    const next = m.nextDeadline()
-    if (next > until) break
-    now = Math.max(now, next)
-    m.tick(now)
-    out.push(m.ready())
-  }
+  driveDeadlines(m, from, until, r => { out.push(r) })
   return out
 }
 

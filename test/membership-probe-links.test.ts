@@ -4,9 +4,10 @@
 // dial it.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createMembership, type GossipMessage, type Membership, type MembershipConfig, type Outgoing } from '../protocol/membership/index.js'
+import { createMembership, type GossipMessage, type Membership, type MembershipConfig } from '../protocol/membership/index.js'
 import { ringNeighbours } from '../protocol/membership/observers.js'
 import { createPrng } from './sim/prng.js'
+import { driveDeadlines } from './helpers/membership-drive.js'
 
 function core (id: string, opts: { config?: Partial<MembershipConfig>, linkPending?: (id: string) => boolean, seed?: number } = {}): Membership {
   return createMembership({
@@ -25,20 +26,14 @@ function alive (id: string, incarnation = 0): GossipMessage {
 /** Runs `m` to `until`, acking every ping at once; returns the pings' targets with their times. */
 function pingsUntil (m: Membership, from: number, until: number): Array<{ to: string, at: number }> {
   const out: Array<{ to: string, at: number }> = []
-  let now = from
-  for (let i = 0; i < 10_000; i++) {
-    const next = m.nextDeadline()
-    if (next > until) break
-    now = Math.max(now, next)
-    m.tick(now)
-    const sent: Outgoing[] = m.ready().send
-    for (const s of sent) {
+  driveDeadlines(m, from, until, (r, now) => {
+    for (const s of r.send) {
       if (s.msg.type !== 'ping') continue
       out.push({ to: s.to, at: now })
       m.receive(s.to, { type: 'ack', seq: s.msg.seq }, now)
       m.ready()
     }
-  }
+  })
   return out
 }
 
