@@ -5,13 +5,14 @@ import { createHash } from 'node:crypto'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { memory } from '@libp2p/memory'
-import { noise } from '@chainsafe/libp2p-noise'
+import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { gossipsub, StrictSign, type GossipSub } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
 import { installLazyWindowUpdates } from './yamux-window.js'
+import { fastNoiseCrypto } from './noise-crypto.js'
 
 export type RingleaderServices = {
   identify: Identify
@@ -31,6 +32,8 @@ export interface CreateNodeOptions {
   maxConnections?: number
   /** Start listening immediately (default true). */
   start?: boolean
+  /** The noise handshake's crypto (default: fastNoiseCrypto; the benchmark compares the library's). */
+  noiseCrypto?: ICryptoInterface
 }
 
 export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNode> {
@@ -49,7 +52,7 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
     // open a ping stream on every connection every 10 s (N = 50: ~5 a second per node).
     // Once a minute still aborts a connection that died silently (a partition).
     connectionMonitor: { pingInterval: 60_000 },
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: opts.noiseCrypto ?? fastNoiseCrypto })],
     streamMuxers: [yamux()],
     connectionManager: {
       maxConnections: opts.maxConnections ?? 300,
