@@ -23,6 +23,7 @@ import { incarnationStore, type IncarnationStore } from './incarnation-store.js'
 import { applyDeviceOp, encodeMetaFitting, encodeMetaOrThrow, metaFromConfig, type DeviceOp } from './meta.js'
 import { startTransport, type MembershipTransport } from './transport.js'
 import { registerMembershipCommands } from './commands.js'
+import { setTimeoutAfterIo, type IoFirstTimer } from '../io-first-timer.js'
 
 export interface MembershipServiceOptions {
   /** Core tunables (defaults: protocol/membership/config.ts). */
@@ -72,7 +73,7 @@ export class MembershipService implements Component, MembershipPort {
   private store: IncarnationStore | undefined
   private sampler: PeerSampler | undefined
   private samplerTimer: NodeJS.Timeout | undefined
-  private timer: NodeJS.Timeout | undefined
+  private timer: IoFirstTimer | undefined
   private timerAt = Infinity
   private chain: Promise<void> = Promise.resolve()
   private lastPublishes: Array<Promise<number>> = []
@@ -154,7 +155,7 @@ export class MembershipService implements Component, MembershipPort {
     this.node?.removeEventListener('connection:open', this.onConnectionOpen)
     if (this.samplerTimer !== undefined) clearInterval(this.samplerTimer)
     this.sampler?.stop()
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer?.cancel()
     this.timerAt = Infinity
     for (const answer of [...this.inBand.values()]) answer(undefined)
     for (const set of this.joinWaiters.values()) for (const w of set) w.reject(new MembershipServiceError('not-started', 'the agent is stopping'))
@@ -421,17 +422,18 @@ export class MembershipService implements Component, MembershipPort {
     if (core === undefined || this.stopController.signal.aborted) return
     const at = core.nextDeadline()
     if (at === this.timerAt && this.timer !== undefined) return
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer?.cancel()
     this.timer = undefined
     this.timerAt = at
     if (at === Infinity) return
-    this.timer = setTimeout(() => {
+    // Deadlines (probe timeouts above all) are judged only after the acks that
+    // arrived while this process waited for CPU have been read.
+    this.timer = setTimeoutAfterIo(() => {
       this.timer = undefined
       this.timerAt = Infinity
       core.tick(this.now())
       this.pump()
     }, Math.max(0, at - this.now()))
-    this.timer.unref()
   }
 
   private handleEvents (events: MemberEvent[]): void {
