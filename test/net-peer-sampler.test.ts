@@ -149,4 +149,30 @@ test('live: a dead member is reported through onDialFailed and not retried at on
   } finally { await stopNodes(nodes) }
 })
 
+test('live: the dialler owns a connection: over the cap, connections this node dialled in passing are closed, inbound ones never', async () => {
+  const nodes = await startLocalNodes(9, 'memory')
+  try {
+    const [self, ...others] = nodes
+    const inbound = others.slice(0, 4)
+    const outbound = others.slice(4)
+    // Dials made outside the sampler (a join, a push-pull partner) in both directions.
+    await Promise.all(inbound.map(async n => await n.dial(self.getMultiaddrs()[0])))
+    await Promise.all(outbound.map(async n => await self.dial(n.getMultiaddrs()[0])))
+    const peers = (): string[] => [...new Set(self.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))].sort()
+    assert.is(peers().length, 8)
+    const sampler = new PeerSampler(self, { members: () => [], min: 0, max: 2, minConnectionAgeMs: 0, random: seeded(3) })
+    const plan = sampler.tick()
+    assert.equal([...plan.close].sort(), outbound.map(n => n.peerId.toString()).sort())
+    const deadline = Date.now() + 3000
+    while (peers().length > 4 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+    assert.equal(peers(), inbound.map(n => n.peerId.toString()).sort())
+    // Young connections are kept whoever dialled them.
+    const fresh = await self.dial(outbound[0].getMultiaddrs()[0])
+    const patient = new PeerSampler(self, { members: () => [], min: 0, max: 2, random: seeded(4) })
+    assert.equal(patient.tick().close, [])
+    assert.is(fresh.status, 'open')
+    sampler.stop(); patient.stop()
+  } finally { await stopNodes(nodes) }
+})
+
 test.run()

@@ -17,7 +17,7 @@ export interface SamplingInput {
   connected: readonly string[]
   /** Peer ids being dialled now. */
   dialing: readonly string[]
-  /** Connections this sampler opened; only these are ever closed. */
+  /** Peers this node dialled (whoever in the agent did); only these are ever closed: the dialler owns a connection. */
   ours: readonly string[]
   candidates: readonly SampleMember[]
   /** Ids not to dial right now (recent failures). */
@@ -140,7 +140,6 @@ export interface PeerSamplerStats { dials: number, dialFailures: number, closes:
 export class PeerSampler {
   readonly stats: PeerSamplerStats = { dials: 0, dialFailures: 0, closes: 0, rotations: 0 }
   private readonly dialing = new Set<string>()
-  private readonly ours = new Set<string>()
   private readonly failedAt = new Map<string, number>()
   private ticks = 0
   private stopped = false
@@ -165,8 +164,11 @@ export class PeerSampler {
     const now = Date.now()
     const minAge = this.opts.minConnectionAgeMs ?? 30_000
     const young = open.filter(c => now - c.timeline.open < minAge).map(c => c.remotePeer.toString())
-    const connectedSet = new Set(connected)
-    for (const id of this.ours) if (!connectedSet.has(id) && !this.dialing.has(id)) this.ours.delete(id)
+    // The dialler owns a connection, whichever part of the agent dialled it (this
+    // sampler, a join, a push-pull, a probe): it alone may close it, so both ends
+    // never close a pair at once, and connections made in passing are trimmed too
+    // (left open, the join storm's and anti-entropy's dials add up to a full mesh).
+    const outbound = open.filter(c => c.direction === 'outbound').map(c => c.remotePeer.toString())
     const every = this.opts.rotateEveryTicks ?? 10
     let members: SampleMember[]
     try { members = this.opts.members() } catch { members = [] }
@@ -176,7 +178,7 @@ export class PeerSampler {
       self: this.node.peerId.toString(),
       connected,
       dialing: [...this.dialing],
-      ours: [...this.ours],
+      ours: outbound,
       candidates: members,
       preferred: ring.observes,
       keep: [...ring.neighbours, ...young],
@@ -205,7 +207,6 @@ export class PeerSampler {
       if (addrs.length === 0) throw new Error(`member ${m.id} has no valid address`)
       await this.node.peerStore.merge(peer, { multiaddrs: addrs })
       await this.node.dial(peer, { signal: AbortSignal.timeout(this.opts.dialTimeoutMs ?? 5000) })
-      this.ours.add(m.id)
     } catch (err) {
       this.stats.dialFailures++
       this.failedAt.set(m.id, this.ticks)
@@ -216,7 +217,6 @@ export class PeerSampler {
   }
 
   private async close (id: string): Promise<void> {
-    this.ours.delete(id)
     this.stats.closes++
     try { await this.node.hangUp(peerIdFromString(id)) } catch { /* already gone */ }
   }
