@@ -1,7 +1,7 @@
 // Simulated membership figures at N = 50, 500 and 2000 (virtual time, same core
 // code as the agent): join convergence through one seed, kill → every survivor
 // marks the node dead, false positives, and per-node message load. Prints JSON.
-//   node build/bench/membership-sim.js [--nodes 50,500,2000] [--seed 1] [--wire auto|on|off] [--kills 3]
+//   node build/bench/membership-sim.js [--nodes 50,500,2000] [--seed 1] [--wire auto|on|off] [--kills 3] [--probe-observers K]
 // Network model: direct messages 2–5 ms, gossip 20–50 ms, gossipsub grafting of a
 // joiner within 0–300 ms. The lossy phase drops 5 % of direct messages for 30 s.
 import { parseArgs } from 'node:util'
@@ -13,11 +13,13 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '50,500,2000' },
     seed: { type: 'string', default: '1' },
     wire: { type: 'string', default: 'auto' },
-    kills: { type: 'string', default: '3' }
+    kills: { type: 'string', default: '3' },
+    'probe-observers': { type: 'string' }
   }
 })
 const sizes = values.nodes.split(',').map(Number)
 const seed = Number(values.seed)
+const overrides = values['probe-observers'] !== undefined ? { probeObservers: Number(values['probe-observers']) } : {}
 
 const name = (i: number): string => `12D3KooW${String(i).padStart(8, '0')}`
 
@@ -31,8 +33,8 @@ function runOne (n: number): Record<string, unknown> {
   const started = performance.now()
   // The codec round trip costs O(N) per push-pull; keep it for the small run only unless asked.
   const wire = values.wire === 'on' || (values.wire === 'auto' && n <= 50)
-  const sim = new Simulation({ seed: seed + n, wire, network: { meshDelay: 300 } })
-  const cfg = resolveConfig()
+  const sim = new Simulation({ seed: seed + n, wire, network: { meshDelay: 300 }, config: overrides })
+  const cfg = resolveConfig(overrides)
   // Joins spread over ~2 s (at most one per 10 ms), all through the first node.
   const gap = Math.min(10, 2000 / n)
   sim.addNode(name(0))
@@ -109,4 +111,4 @@ function runOne (n: number): Record<string, unknown> {
 }
 
 const results = sizes.map(runOne)
-console.log(JSON.stringify({ bench: 'membership-sim', virtualTime: true, config: resolveConfig(), results }, null, 1))
+console.log(JSON.stringify({ bench: 'membership-sim', virtualTime: true, config: resolveConfig(overrides), results }, null, 1))
