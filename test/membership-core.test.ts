@@ -12,7 +12,9 @@ function core (id: string, opts: { now?: number, incarnation?: number, config?: 
   return createMembership({
     self: { id, addrs: [`/memory/${id}`], meta: new Uint8Array([1]) },
     incarnation: opts.incarnation,
-    config: opts.config,
+    // Scenarios here probe members right after hearing of them; the grace after
+    // an alive claim has its own tests (membership-probe-links).
+    config: { probeGraceAfterAlive: 0, ...opts.config },
     random: createPrng(opts.seed ?? 11),
     now: opts.now ?? 0
   })

@@ -1,7 +1,8 @@
 // The prober and the shell's connections: a member still being dialled is passed
 // over (bounded by probeDeferLimit), and a new suspicion is confirmed by the
 // suspect's other ring observers, not by random members that would first have to
-// dial it.
+// dial it. A member just heard alive at a new incarnation (joined, refuted) is left
+// alone for probeGraceAfterAlive.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createMembership, type GossipMessage, type Membership, type MembershipConfig } from '../protocol/membership/index.js'
@@ -12,7 +13,8 @@ import { driveDeadlines } from './helpers/membership-drive.js'
 function core (id: string, opts: { config?: Partial<MembershipConfig>, linkPending?: (id: string) => boolean, seed?: number } = {}): Membership {
   return createMembership({
     self: { id, addrs: [`/memory/${id}`], meta: new Uint8Array([1]) },
-    ...(opts.config !== undefined ? { config: opts.config } : {}),
+    // Members are probed right after they are heard of unless a test sets the grace.
+    config: { probeGraceAfterAlive: 0, ...opts.config },
     random: createPrng(opts.seed ?? 3),
     now: 0,
     ...(opts.linkPending !== undefined ? { linkPending: opts.linkPending } : {})
@@ -98,6 +100,49 @@ test('probing everyone (probeObservers 0): a new suspicion is probed next at ran
   m.receive('c', { type: 'suspect', id: 'b', incarnation: 0, from: 'c' }, 1)
   m.ready()
   assert.is(pingsUntil(m, 1, 400)[0]?.to, 'b')
+})
+
+test('a member that just joined is not probed for probeGraceAfterAlive, then is', () => {
+  const a = core('a', { config: { probeGraceAfterAlive: 3000 } })
+  a.receive('b', alive('b'), 0)
+  a.ready()
+  const pings = pingsUntil(a, 0, 6000).filter(p => p.to === 'b')
+  assert.ok(pings.length > 0, 'probed after the grace')
+  assert.ok(pings[0].at >= 3000, `first ping at ${pings[0].at}`)
+  assert.ok(pings[0].at < 3000 + 2 * 200, `first ping at ${pings[0].at}, long after the grace`)
+})
+
+test('a member that refutes a suspicion gets the grace again; one merely re-announced at the same incarnation does not', () => {
+  const a = core('a', { config: { probeGraceAfterAlive: 3000 } })
+  a.receive('b', alive('b'), 0)
+  a.ready()
+  pingsUntil(a, 0, 5000)
+  // Someone else suspects b; b refutes at once with a higher incarnation.
+  a.receive('c', { type: 'suspect', id: 'b', incarnation: 0, from: 'c' }, 5000)
+  a.receive('b', alive('b', 1), 5001)
+  a.ready()
+  assert.is(a.get('b')?.status, 'alive')
+  const after = pingsUntil(a, 5001, 9000).filter(p => p.to === 'b')
+  assert.ok(after.length > 0)
+  assert.ok(after[0].at >= 8001, `pinged at ${after[0].at}, inside the grace`)
+  // The same claim again is no news: probing goes on as usual.
+  a.receive('b', alive('b', 1), 9000)
+  a.ready()
+  const again = pingsUntil(a, 9000, 9600).filter(p => p.to === 'b')
+  assert.ok(again.length > 0, 'a repeated claim does not restart the grace')
+})
+
+test('a member that dies right after joining is still suspected, once the grace is over', () => {
+  const a = core('a', { config: { probeGraceAfterAlive: 3000 } })
+  a.receive('b', alive('b'), 0)
+  a.receive('h', alive('h'), 0)
+  a.ready()
+  let suspectedAt: number | undefined
+  driveDeadlines(a, 0, 8000, (r, now) => {
+    for (const s of r.send) if (s.msg.type === 'ping' && s.to === 'h') { a.receive('h', { type: 'ack', seq: s.msg.seq }, now); a.ready() }
+    if (suspectedAt === undefined && a.get('b')?.status === 'suspect') suspectedAt = now
+  })
+  assert.ok(suspectedAt !== undefined && suspectedAt >= 3000 && suspectedAt < 4000, `suspected at ${String(suspectedAt)}`)
 })
 
 test.run()

@@ -54,6 +54,17 @@ export interface MembershipConfig {
    */
   readonly probeDeferLimit: number
   /**
+   * A member just heard alive at a new incarnation (it joined, or refuted a
+   * suspicion or a death) is not probed for this long: the claim is fresher
+   * evidence than a probe, and such a member is the likeliest to be busy (a cold
+   * start, or the overload that got it suspected). Probing it at once turned one
+   * slow start into a death, its refutation into the next probe, and so on: in a
+   * 50-agent rolling start on two cores the verdicts fed on themselves for minutes.
+   * The cost: a member that dies within this long of joining or refuting is
+   * detected this much later. 0 disables. Default 3000 (15 T).
+   */
+  readonly probeGraceAfterAlive: number
+  /**
    * Base anti-entropy period. Effective interval = base × scale(n) with
    * scale(n) = 1 for n ≤ pushPullScaleThreshold, else ceil(log2(n) − log2(threshold)) + 1
    * (memberlist's pushPullScale): 15 s at 50 nodes → 30 s, 500 → 75 s, 2000 → 105 s.
@@ -93,6 +104,7 @@ export const DEFAULT_CONFIG: Readonly<Required<Omit<MembershipConfig, 'suspicion
   suspicionMaxTimeoutMult: 4,
   suspicionProbeFanout: 3,
   probeDeferLimit: 2_000,
+  probeGraceAfterAlive: 3_000,
   pushPullInterval: 15_000,
   pushPullScaleThreshold: 32,
   joinFollowUps: [250, 1000, 3000],
@@ -139,6 +151,7 @@ export function resolveConfig (partial: Partial<MembershipConfig> = {}): Resolve
   if (!Number.isInteger(confirmations) || confirmations < 0) throw new ConfigError('suspicionConfirmations', 'must be a non-negative integer')
   if (typeof c.suspicionProbeFanout !== 'number' || !(c.suspicionProbeFanout >= 0)) throw new ConfigError('suspicionProbeFanout', 'must be a non-negative number')
   if (typeof c.probeDeferLimit !== 'number' || !(c.probeDeferLimit >= 0) || !Number.isFinite(c.probeDeferLimit)) throw new ConfigError('probeDeferLimit', 'must be a non-negative number')
+  if (typeof c.probeGraceAfterAlive !== 'number' || !(c.probeGraceAfterAlive >= 0) || !Number.isFinite(c.probeGraceAfterAlive)) throw new ConfigError('probeGraceAfterAlive', 'must be a non-negative number')
   positive('pushPullInterval', c.pushPullInterval)
   positive('pushPullScaleThreshold', c.pushPullScaleThreshold, true)
   if (!Array.isArray(c.joinFollowUps) || c.joinFollowUps.length > 16 || !c.joinFollowUps.every(d => typeof d === 'number' && Number.isFinite(d) && d >= 0)) {

@@ -387,6 +387,7 @@ export class Membership {
       if (claim.from !== this.id && this.confirms(claim.id, n)) this.prober.prioritize(claim.id)
     }
     if (alive && (current === undefined || current.status === 'dead' || current.status === 'left')) this.prober.insert(claim.id)
+    if (alive && (current === undefined || current.status !== 'alive')) this.prober.heardAlive(claim.id, now)
     if (claim.status === 'dead' || claim.status === 'left') {
       const timeout = claim.status === 'dead' ? this.cfg.deadReapTimeout : this.cfg.leftReapTimeout
       this.nextReapAt = Math.min(this.nextReapAt, now + timeout)

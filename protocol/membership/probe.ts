@@ -113,6 +113,8 @@ export class Prober {
   private ringCache: { version: number, successors: string[], predecessors: string[], neighbours: string[] } | undefined
   /** Members passed over because a dial to them was under way, and since when. */
   private readonly deferredSince = new Map<string, number>()
+  /** Members heard alive at a new incarnation, and when (see probeGraceAfterAlive). */
+  private readonly aliveAt = new Map<string, number>()
 
   constructor (private readonly host: ProberHost, now: number) {
     this.order = new ProbeOrder(host.random)
@@ -126,6 +128,11 @@ export class Prober {
   }
 
   prioritize (id: string): void { this.order.prioritize(id) }
+
+  /** `id` was just heard alive at a new incarnation (joined, or refuted): not probed for probeGraceAfterAlive. */
+  heardAlive (id: string, now: number): void {
+    if (this.host.cfg.probeGraceAfterAlive > 0) this.aliveAt.set(id, now)
+  }
 
   stop (): void {
     this.probe = undefined
@@ -210,10 +217,12 @@ export class Prober {
     const h = this.host
     this.nextProbeAt = now + h.awareness.scale(h.cfg.probeInterval)
     if (this.deferredSince.size > 4 * Math.max(8, this.host.cfg.probeObservers)) this.deferredSince.clear() // bound it; an entry only delays a probe
+    const grace = h.cfg.probeGraceAfterAlive
+    for (const [id, at] of this.aliveAt) if (now - at >= grace) this.aliveAt.delete(id)
     const passed = new Set<string>()
     const target = this.order.next(id => {
       if (!this.probeable(id)) return false
-      if (this.deferred(id, now)) { passed.add(id); return false }
+      if (this.aliveAt.has(id) || this.deferred(id, now)) { passed.add(id); return false }
       return true
     }, () => this.observed())
     // Passed over, not skipped: each keeps a turn later in this round.
