@@ -3,7 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  createMembership, MembershipError, type GossipMessage, type Membership, type MembershipConfig, type Outgoing, type Ready
+  carriesOwnIncarnation, createMembership, MembershipError, splitForDurability, type GossipMessage, type Membership, type MembershipConfig, type Outgoing, type Ready
 } from '../protocol/membership/index.js'
 import { createPrng } from './sim/prng.js'
 import { driveDeadlines } from './helpers/membership-drive.js'
@@ -425,6 +425,39 @@ test('determinism: same seed, same inputs, same outputs', () => {
     return JSON.stringify(runTo(a, 0, 3000).map(r => r.send.map(s => [s.to, s.msg.type])))
   }
   assert.is(trace(), trace())
+})
+
+test('durability: only messages carrying our incarnation wait for the save; acks to probes go at once', () => {
+  const a = core('a')
+  a.receive('b', alive('b'), 0)
+  a.receive('c', alive('c'), 0)
+  a.ready()
+  a.receive('b', { type: 'ping', seq: 7 }, 10)
+  a.receive('c', { type: 'suspect', id: 'a', incarnation: a.incarnation(), from: 'c' }, 10)
+  const r = a.ready()
+  assert.ok(r.persist !== undefined, 'the refutation raised the incarnation')
+  const { now, held } = splitForDurability('a', r, false)
+  assert.equal(now.send.map(o => [o.to, o.msg.type]), [['b', 'ack']])
+  assert.ok(held.publish.some(g => g.type === 'alive' && g.id === 'a' && g.incarnation === r.persist?.incarnation))
+  assert.ok(held.send.every(o => carriesOwnIncarnation('a', o.msg)))
+  assert.equal(now.publish, [])
+  const all = splitForDurability('a', r, true)
+  assert.is(all.now.send.length, r.send.length)
+  assert.is(all.now.publish.length, r.publish.length)
+  assert.equal(all.held, { send: [], publish: [] })
+})
+
+test('durability: which messages carry our incarnation', () => {
+  const meta = new Uint8Array([1])
+  assert.ok(carriesOwnIncarnation('a', { type: 'alive', id: 'a', incarnation: 3, addrs: [], meta, from: 'a' }))
+  assert.ok(carriesOwnIncarnation('a', { type: 'left', id: 'a', incarnation: 3, from: 'a' }))
+  assert.ok(carriesOwnIncarnation('a', { type: 'push-pull', seq: 1, join: false, reply: true, entries: [] }))
+  assert.not.ok(carriesOwnIncarnation('a', { type: 'alive', id: 'b', incarnation: 3, addrs: [], meta, from: 'a' }))
+  assert.not.ok(carriesOwnIncarnation('a', { type: 'suspect', id: 'b', incarnation: 3, from: 'a' }))
+  assert.not.ok(carriesOwnIncarnation('a', { type: 'dead', id: 'b', incarnation: 3, from: 'a' }))
+  for (const msg of [{ type: 'ping', seq: 1 }, { type: 'ack', seq: 1 }, { type: 'nack', seq: 1 }, { type: 'ping-req', seq: 1, target: 'b', targetAddrs: [] }] as const) {
+    assert.not.ok(carriesOwnIncarnation('a', msg))
+  }
 })
 
 test.run()

@@ -6,8 +6,8 @@
 // its MembershipPort.
 import type { Connection } from '@libp2p/interface'
 import {
-  createMembership, MembershipError, type MemberEntry, type MemberEvent, type MembershipConfig, type Membership,
-  type MembershipMessage, type Outgoing
+  splitForDurability, createMembership, MembershipError, type GossipMessage, type MemberEntry, type MemberEvent,
+  type MembershipConfig, type Membership, type MembershipMessage, type Outgoing
 } from '../../protocol/membership/index.js'
 import type { MembershipChannel } from '../../protocol/wire/index.js'
 import { decodeNodeMeta, type NodeMeta } from '../../protocol/node-meta.js'
@@ -75,7 +75,10 @@ export class MembershipService implements Component, MembershipPort {
   private samplerTimer: NodeJS.Timeout | undefined
   private timer: IoFirstTimer | undefined
   private timerAt = Infinity
-  private chain: Promise<void> = Promise.resolve()
+  /** Saves of our incarnation, in order; messages that carry it wait behind them. */
+  private persisting: Promise<void> = Promise.resolve()
+  /** The highest incarnation known to be on disk. */
+  private durableIncarnation = -1
   private lastPublishes: Array<Promise<number>> = []
   private meta: NodeMeta | undefined
   private readonly since = new Map<string, number>()
@@ -125,7 +128,7 @@ export class MembershipService implements Component, MembershipPort {
       answer: async (from, msg) => await this.answerInBand(from, msg)
     })
     this.pump()
-    await this.chain // the first incarnation is on disk before start() returns
+    await this.persisting // the first incarnation is on disk before start() returns
     ctx.node.addEventListener('connection:open', this.onConnectionOpen)
     for (const c of ctx.node.getConnections()) this.connectedOnce.add(c.remotePeer.toString())
 
@@ -160,7 +163,7 @@ export class MembershipService implements Component, MembershipPort {
     for (const answer of [...this.inBand.values()]) answer(undefined)
     for (const set of this.joinWaiters.values()) for (const w of set) w.reject(new MembershipServiceError('not-started', 'the agent is stopping'))
     this.joinWaiters.clear()
-    await this.chain.catch(() => {})
+    await this.persisting.catch(() => {})
     await this.transport?.stop()
   }
 
@@ -240,7 +243,7 @@ export class MembershipService implements Component, MembershipPort {
     this.pump()
     const deadline = AbortSignal.timeout(LEAVE_MAX_WAIT_MS)
     const published = await Promise.race([
-      this.chain.then(async () => await Promise.all(this.lastPublishes)),
+      this.persisting.then(async () => await Promise.all(this.lastPublishes)),
       new Promise<number[]>(resolve => { deadline.addEventListener('abort', () => { resolve([]) }, { once: true }) })
     ])
     // Direct peers have it once publish returns; give the mesh a moment to forward.
@@ -358,31 +361,52 @@ export class MembershipService implements Component, MembershipPort {
     this.pump()
   }
 
-  /** Drains the core: persist first, then send and publish, then events; then re-arms the timer. */
+  /**
+   * Drains the core. Messages that carry our incarnation wait until it is on disk
+   * (saves run in order on `persisting`); everything else (acks above all) goes at
+   * once, so a slow fsync never keeps this node from answering probes. Then events,
+   * then the timer is re-armed.
+   */
   private pump (): void {
     const core = this.core
     if (core === undefined) return
     const r = core.ready()
-    if (r.persist !== undefined || r.send.length > 0 || r.publish.length > 0 || r.events.length > 0) {
-      this.chain = this.chain.then(async () => {
-        if (r.persist !== undefined) {
-          try {
-            await this.store?.save(r.persist.incarnation)
-          } catch (err) {
-            // Sending an incarnation we could not persist risks going backwards after a
-            // crash; drop this batch's messages (anti-entropy repeats them) but keep the view.
-            this.persistFailures++
-            this.log?.error('cannot persist the membership incarnation; not sending', { err })
-            this.handleEvents(r.events)
-            return
-          }
-        }
-        if (r.publish.length > 0) this.lastPublishes = r.publish.map(g => (this.transport as MembershipTransport).publish(g))
-        for (const o of r.send) if (!this.replyInBand(o)) void this.sendOne(o)
-        this.handleEvents(r.events)
+    if (r.persist !== undefined) this.queueSave(r.persist.incarnation)
+    const incarnation = core.incarnation()
+    const { now, held } = splitForDurability(core.id, r, this.durableIncarnation >= incarnation)
+    if (now.publish.length > 0) this.publishAll(now.publish)
+    for (const o of now.send) this.deliver(o)
+    if (held.send.length > 0 || held.publish.length > 0) {
+      this.persisting = this.persisting.then(() => {
+        // The save failed: drop them (anti-entropy repeats our state) rather than
+        // announce an incarnation a crash could take back.
+        if (this.durableIncarnation < incarnation) return
+        if (held.publish.length > 0) this.publishAll(held.publish)
+        for (const o of held.send) this.deliver(o)
       })
     }
+    this.handleEvents(r.events)
     this.arm()
+  }
+
+  private queueSave (incarnation: number): void {
+    this.persisting = this.persisting.then(async () => {
+      try {
+        await this.store?.save(incarnation)
+        this.durableIncarnation = Math.max(this.durableIncarnation, incarnation)
+      } catch (err) {
+        this.persistFailures++
+        this.log?.error('cannot persist the membership incarnation; not announcing it', { err })
+      }
+    })
+  }
+
+  private publishAll (messages: GossipMessage[]): void {
+    this.lastPublishes = messages.map(g => (this.transport as MembershipTransport).publish(g))
+  }
+
+  private deliver (o: Outgoing): void {
+    if (!this.replyInBand(o)) void this.sendOne(o)
   }
 
   /**

@@ -132,7 +132,8 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
   })
 
   /** Decodes, counts and delivers one direct message; throws WireError on a bad one (after counting it). */
-  const receiveDirect = (bytes: Uint8Array, from: PeerId, channel: 'probe' | 'sync'): MembershipMessage => {
+  /** Decodes and delivers one direct message; `beforeDeliver` runs between the two. */
+  const receiveDirect = (bytes: Uint8Array, from: PeerId, channel: 'probe' | 'sync', beforeDeliver?: (msg: MembershipMessage) => void): MembershipMessage => {
     stats.bytesIn += bytes.byteLength
     let msg: MembershipMessage
     try {
@@ -142,6 +143,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       throw err
     }
     stats.received[channel]++
+    beforeDeliver?.(msg)
     opts.deliver(from.toString(), msg, channel)
     return msg
   }
@@ -155,14 +157,16 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     onBadFrame: () => { reject('probe', 'too-large') }
   })
   const syncServer = await serveRequestResponse(node, SYNC_PROTOCOL, async (bytes, from) => {
-    let msg: MembershipMessage
+    // Ask for the in-band answer before delivering: the reply may be ready as
+    // soon as the core has the request, and must find the waiter in place.
+    let answer: Promise<MembershipMessage | undefined> | undefined
     try {
-      msg = receiveDirect(bytes, from, 'sync')
+      receiveDirect(bytes, from, 'sync', msg => { answer = opts.answer?.(from.toString(), msg) })
     } catch (err) {
       const code = err instanceof WireError ? err.code : 'invalid'
       throw new HandlerError(code === 'too-large' ? 'too-large' : 'bad-message', err instanceof Error ? err.message : String(err))
     }
-    const reply = await opts.answer?.(from.toString(), msg).catch(() => undefined)
+    const reply = await answer?.catch(() => undefined)
     if (reply === undefined) return EMPTY
     const out = encodeMembershipMessage(reply)
     stats.inBand.answered++

@@ -66,3 +66,26 @@ export class Outbox {
     return ready
   }
 }
+
+/**
+ * Whether `msg` tells its receiver this node's incarnation: our own alive/left
+ * claim, or a push-pull (its snapshot holds our entry). Only these must wait until
+ * `Ready.persist` is on disk; pings, acks, nacks, ping-reqs and claims about
+ * others may go at once. Holding everything back behind a slow fsync (seconds on a
+ * busy disk) kept a node from acking probes and got it declared dead.
+ */
+export function carriesOwnIncarnation (self: string, msg: MembershipMessage): boolean {
+  if (msg.type === 'push-pull') return true
+  return (msg.type === 'alive' || msg.type === 'left') && msg.id === self
+}
+
+/** A ready batch's messages split into those that may go now and those that wait for our incarnation to be durable. */
+export function splitForDurability (self: string, r: Pick<Ready, 'send' | 'publish'>, durable: boolean): {
+  now: { send: Outgoing[], publish: GossipMessage[] }
+  held: { send: Outgoing[], publish: GossipMessage[] }
+} {
+  const out = { now: { send: [] as Outgoing[], publish: [] as GossipMessage[] }, held: { send: [] as Outgoing[], publish: [] as GossipMessage[] } }
+  for (const g of r.publish) (durable || !carriesOwnIncarnation(self, g) ? out.now : out.held).publish.push(g)
+  for (const o of r.send) (durable || !carriesOwnIncarnation(self, o.msg) ? out.now : out.held).send.push(o)
+  return out
+}

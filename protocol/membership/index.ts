@@ -3,7 +3,7 @@
 import { Membership, type MembershipOptions } from './membership.js'
 
 export { Membership, type MembershipOptions } from './membership.js'
-export type { Ready, Outgoing } from './broadcast.js'
+export { carriesOwnIncarnation, splitForDurability, type Ready, type Outgoing } from './broadcast.js'
 export type { MemberEvent, MemberEventKind } from './events.js'
 export type { StatusCounts } from './state.js'
 export { supersedes } from './state.js'
