@@ -3,7 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  carriesOwnIncarnation, createMembership, MembershipError, splitForDurability, type GossipMessage, type Membership, type MembershipConfig, type Outgoing, type Ready
+  carriesOwnIncarnation, createMembership, MembershipError, resolveConfig, splitForDurability, suspicionMinTimeout, type GossipMessage, type Membership, type MembershipConfig, type Outgoing, type Ready
 } from '../protocol/membership/index.js'
 import { createPrng } from './sim/prng.js'
 import { driveDeadlines } from './helpers/membership-drive.js'
@@ -458,6 +458,33 @@ test('durability: which messages carry our incarnation', () => {
   for (const msg of [{ type: 'ping', seq: 1 }, { type: 'ack', seq: 1 }, { type: 'nack', seq: 1 }, { type: 'ping-req', seq: 1, target: 'b', targetAddrs: [] }] as const) {
     assert.not.ok(carriesOwnIncarnation('a', msg))
   }
+})
+
+test('crowded suspicions: each raised while others are open waits longer (× 1 + open, capped); a lone one does not', () => {
+  const a = core('a')
+  const ids = ['b', 'c', 'd', 'e', 'f', 'g']
+  for (const id of [...ids, 'x']) a.receive(id, alive(id), 0)
+  a.ready()
+  const n = ids.length + 2 // alive members incl. self and the accuser x
+  const min = suspicionMinTimeout(resolveConfig(), n)
+  // k = 2 confirmations are needed for min, so an unconfirmed suspicion runs to max = 4 × min.
+  const plain = 4 * min
+  for (const id of ids) a.receive('x', { type: 'suspect', id, incarnation: 0, from: 'x' }, 10)
+  const stretch = ids.map(id => (a.suspicion(id)?.deadline ?? NaN) - 10)
+  assert.equal(stretch.map(d => Math.round(d / plain * 100) / 100), [1, 2, 3, 4, 4, 4])
+  // Once they are settled, a new lone suspicion gets the plain timeout again.
+  for (const id of ids) a.receive(id, alive(id, 1), 20)
+  a.receive('x', { type: 'suspect', id: 'b', incarnation: 1, from: 'x' }, 30)
+  assert.is(Math.round(((a.suspicion('b')?.deadline ?? NaN) - 30) / plain * 100) / 100, 1)
+})
+
+test('crowded suspicions: suspicionCrowdMaxStretch 1 turns the stretch off', () => {
+  const a = core('a', { config: { suspicionCrowdMaxStretch: 1 } })
+  for (const id of ['b', 'c', 'x']) a.receive(id, alive(id), 0)
+  a.receive('x', { type: 'suspect', id: 'b', incarnation: 0, from: 'x' }, 10)
+  a.receive('x', { type: 'suspect', id: 'c', incarnation: 0, from: 'x' }, 10)
+  assert.is(a.suspicion('b')?.deadline, a.suspicion('c')?.deadline)
+  assert.throws(() => core('z', { config: { suspicionCrowdMaxStretch: 0.5 } }), /suspicionCrowdMaxStretch/)
 })
 
 test.run()

@@ -8,7 +8,7 @@ export type { MemberEvent, MemberEventKind } from './events.js'
 export type { StatusCounts } from './state.js'
 export { supersedes } from './state.js'
 export {
-  DEFAULT_CONFIG, ConfigError, resolveConfig, suspicionMinTimeout, suspicionConfirmationsFor, pushPullPeriod,
+  DEFAULT_CONFIG, ConfigError, resolveConfig, suspicionMinTimeout, suspicionConfirmationsFor, suspicionCrowdStretch, pushPullPeriod,
   type MembershipConfig, type ResolvedConfig
 } from './config.js'
 export { MembershipError, type MembershipErrorCode } from './errors.js'

@@ -7,7 +7,7 @@ import { Awareness } from './awareness.js'
 import { Outbox, type Ready } from './broadcast.js'
 import { membershipChecksum } from './checksum.js'
 import {
-  lateTickSlack, pushPullPeriod, resolveConfig, suspicionConfirmationsFor, suspicionMinTimeout,
+  lateTickSlack, pushPullPeriod, resolveConfig, suspicionConfirmationsFor, suspicionCrowdStretch, suspicionMinTimeout,
   type MembershipConfig, type ResolvedConfig
 } from './config.js'
 import { MembershipError } from './errors.js'
@@ -382,7 +382,7 @@ export class Membership {
     this.suspicions.delete(claim.id)
     if (claim.status === 'suspect') {
       const n = this.table.live()
-      const min = suspicionMinTimeout(this.cfg, n)
+      const min = suspicionMinTimeout(this.cfg, n) * suspicionCrowdStretch(this.cfg, this.suspicions.size)
       this.suspicions.set(claim.id, new Suspicion(claim.incarnation, now, min, min * this.cfg.suspicionMaxTimeoutMult, suspicionConfirmationsFor(this.cfg, n), claim.from))
       if (claim.from !== this.id && this.confirms(claim.id, n)) this.prober.prioritize(claim.id)
     }
