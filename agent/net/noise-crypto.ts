@@ -1,12 +1,19 @@
-// X25519 for the noise handshake without OpenSSL's DER decoders.
+// X25519 for the noise handshake without OpenSSL's DER decoders on every DH.
 //
 // @chainsafe/libp2p-noise's Node crypto turns both keys of every Diffie-Hellman back
 // into KeyObjects by parsing PKCS#8/SPKI DER, and OpenSSL 3's decoders make that
 // ~0.47 ms per DH; a connection runs six (three per side), ~18 % of its CPU in a
-// warmed process. Here the key pairs this node generates keep their KeyObject, and a
-// peer's public key is imported as a raw JWK (no decoder): ~0.04 ms per DH.
-// Everything else (hash, HKDF, ChaCha20-Poly1305) is the library's default.
-import { createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
+// warmed process. Here each key pair this node generates is imported once as a raw
+// JWK (no decoder) and keeps that KeyObject, and a peer's public key is imported as
+// a raw JWK too: ~0.04 ms per DH. Hash, HKDF and ChaCha20-Poly1305 are the library's.
+//
+// Never export from a KeyObject that generateKeyPairSync returned: on Node 20 the
+// export holds the key's mutex while it allocates, a GC in between runs the weak
+// callback of the finished key-generation job, which takes the same mutex, and the
+// process hangs for good (seen: an agent frozen in futex_wait mid-benchmark; a loop
+// of such exports hangs within a few thousand keys). The pair is generated as DER
+// bytes, as the library does, and only those bytes are imported.
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 
@@ -22,13 +29,21 @@ function bytesOf (data: KeyBytes): Uint8Array {
   return data instanceof Uint8Array ? data : data.subarray()
 }
 
+/** DER prefixes of an X25519 key: PKCS#8 private (16 bytes), SPKI public (12 bytes); the raw key follows. */
+const PKCS8_PREFIX_BYTES = 16
+const SPKI_PREFIX_BYTES = 12
+
 function generateX25519KeyPair (): { publicKey: Uint8Array, privateKey: Uint8Array } {
-  const pair = generateKeyPairSync('x25519')
-  const jwk = pair.privateKey.export({ format: 'jwk' })
-  if (typeof jwk.d !== 'string' || typeof jwk.x !== 'string') throw new Error('x25519 key export lacks d or x')
-  const privateKey = Buffer.from(jwk.d, 'base64url')
-  ownKeys.set(privateKey, pair.privateKey)
-  return { publicKey: Buffer.from(jwk.x, 'base64url'), privateKey }
+  const der = generateKeyPairSync('x25519', {
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' }
+  })
+  const privateKey = der.privateKey.subarray(PKCS8_PREFIX_BYTES)
+  const publicKey = der.publicKey.subarray(SPKI_PREFIX_BYTES)
+  if (privateKey.byteLength !== X25519_KEY_BYTES || publicKey.byteLength !== X25519_KEY_BYTES) throw new Error('unexpected x25519 DER layout')
+  const key = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: privateKey.toString('base64url'), x: publicKey.toString('base64url') }, format: 'jwk' })
+  ownKeys.set(privateKey, key)
+  return { publicKey, privateKey }
 }
 
 function generateX25519SharedKey (privateKey: KeyBytes, publicKey: KeyBytes): Uint8Array {
