@@ -381,8 +381,13 @@ export class MembershipService implements Component, MembershipPort {
         // The save failed: drop them (anti-entropy repeats our state) rather than
         // announce an incarnation a crash could take back.
         if (this.durableIncarnation < incarnation) return
-        if (held.publish.length > 0) this.publishAll(held.publish)
-        for (const o of held.send) this.deliver(o)
+        try {
+          if (held.publish.length > 0) this.publishAll(held.publish)
+          for (const o of held.send) this.deliver(o)
+        } catch (err) {
+          // Never reject `persisting`: every later save and held message waits on it.
+          this.log?.warn('membership send failed', { err })
+        }
       })
     }
     this.handleEvents(r.events)

@@ -131,8 +131,10 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     opts.deliver(from.toString(), decodeChecked(bytes, 'gossip'), 'gossip')
   })
 
-  /** Decodes, counts and delivers one direct message; throws WireError on a bad one (after counting it). */
-  /** Decodes and delivers one direct message; `beforeDeliver` runs between the two. */
+  /**
+   * Decodes, counts and delivers one direct message (`beforeDeliver` runs between
+   * decoding and delivery); throws WireError on a bad one (after counting it).
+   */
   const receiveDirect = (bytes: Uint8Array, from: PeerId, channel: 'probe' | 'sync', beforeDeliver?: (msg: MembershipMessage) => void): MembershipMessage => {
     stats.bytesIn += bytes.byteLength
     let msg: MembershipMessage
