@@ -32,7 +32,10 @@ async function race (arm: (fn: () => void, ms: number) => void): Promise<string[
     const fired = new Promise<void>(resolve => arm(() => { order.push('deadline'); resolve() }, 20))
     far.write('ack') // lands in the kernel buffer while the loop is blocked
     busyWait(100) // both the ack and the deadline are now due
-    await Promise.all([answered, fired])
+    // Bounded: a lost ack or deadline fails the test instead of hanging the run.
+    let timer: NodeJS.Timeout | undefined
+    const bound = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`timed out, saw ${order.join(',')}`)), 5000) })
+    try { await Promise.race([Promise.all([answered, fired]), bound]) } finally { clearTimeout(timer) }
     return order
   } finally {
     near.destroy(); far.destroy(); server.close()

@@ -145,4 +145,9 @@ test('a member that dies right after joining is still suspected, once the grace 
   assert.ok(suspectedAt !== undefined && suspectedAt >= 3000 && suspectedAt < 4000, `suspected at ${String(suspectedAt)}`)
 })
 
+test('probeGraceAfterAlive must be a non-negative number', () => {
+  for (const bad of [-1, Number.NaN, Infinity]) assert.throws(() => core('a', { config: { probeGraceAfterAlive: bad } }), /probeGraceAfterAlive/)
+  assert.not.throws(() => core('a', { config: { probeGraceAfterAlive: 0 } }))
+})
+
 test.run()

@@ -135,7 +135,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
    * Decodes, counts and delivers one direct message (`beforeDeliver` runs between
    * decoding and delivery); throws WireError on a bad one (after counting it).
    */
-  const receiveDirect = (bytes: Uint8Array, from: PeerId, channel: 'probe' | 'sync', beforeDeliver?: (msg: MembershipMessage) => void): MembershipMessage => {
+  const receiveDirect = (bytes: Uint8Array, from: PeerId, channel: 'probe' | 'sync', beforeDeliver?: (msg: MembershipMessage) => void): void => {
     stats.bytesIn += bytes.byteLength
     let msg: MembershipMessage
     try {
@@ -147,7 +147,6 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     stats.received[channel]++
     beforeDeliver?.(msg)
     opts.deliver(from.toString(), msg, channel)
-    return msg
   }
 
   const probeTimeoutMs = opts.probeTimeoutMs ?? 1000

@@ -136,6 +136,11 @@ export class ConfigError extends Error {
   }
 }
 
+function nonNegative (field: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(field, `must be a non-negative number, got ${String(v)}`)
+  return v
+}
+
 function positive (field: string, v: unknown, integer = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
     throw new ConfigError(field, `must be a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`)
@@ -164,8 +169,8 @@ export function resolveConfig (partial: Partial<MembershipConfig> = {}): Resolve
   const confirmations = given.suspicionConfirmations ?? Math.max(0, Math.floor(c.suspicionMult) - 2)
   if (!Number.isInteger(confirmations) || confirmations < 0) throw new ConfigError('suspicionConfirmations', 'must be a non-negative integer')
   if (typeof c.suspicionProbeFanout !== 'number' || !(c.suspicionProbeFanout >= 0)) throw new ConfigError('suspicionProbeFanout', 'must be a non-negative number')
-  if (typeof c.probeDeferLimit !== 'number' || !(c.probeDeferLimit >= 0) || !Number.isFinite(c.probeDeferLimit)) throw new ConfigError('probeDeferLimit', 'must be a non-negative number')
-  if (typeof c.probeGraceAfterAlive !== 'number' || !(c.probeGraceAfterAlive >= 0) || !Number.isFinite(c.probeGraceAfterAlive)) throw new ConfigError('probeGraceAfterAlive', 'must be a non-negative number')
+  nonNegative('probeDeferLimit', c.probeDeferLimit)
+  nonNegative('probeGraceAfterAlive', c.probeGraceAfterAlive)
   positive('pushPullInterval', c.pushPullInterval)
   positive('pushPullScaleThreshold', c.pushPullScaleThreshold, true)
   if (!Array.isArray(c.joinFollowUps) || c.joinFollowUps.length > 16 || !c.joinFollowUps.every(d => typeof d === 'number' && Number.isFinite(d) && d >= 0)) {
