@@ -5,6 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { backoffDelay, dialSeed, parseJoinAddress } from '../agent/net/join-address.js'
 import { DialSeedError, JoinAddressError } from '../agent/net/errors.js'
 import { startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
+import { createServer, type Socket } from 'node:net'
 
 const ID = '12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf'
 
@@ -122,6 +123,30 @@ test('dialSeed gives a slow seed longer each attempt (the timeout doubles, up to
   assert.is(waited.length, 4)
   const expected = [60, 120, 240, 240]
   waited.forEach((ms, i) => { assert.ok(ms >= expected[i] - 5 && ms < expected[i] + 200, `attempt ${i + 1} waited ${Math.round(ms)} ms, expected ~${expected[i]}`) })
+})
+
+test('a real node keeps a dial attempt open as long as the caller asks, past libp2p\'s 6 s per-address cap', async () => {
+  // A seed whose accept queue is still draining looks like this: TCP connects, then
+  // nothing is said. libp2p alone would abort every attempt at 6 s whatever the
+  // caller's timeout; a join's third attempt (12 s) needs the full time.
+  const held: Socket[] = []
+  const tarpit = createServer(s => { held.push(s) })
+  await new Promise<void>(resolve => tarpit.listen(0, '127.0.0.1', resolve))
+  const port = (tarpit.address() as { port: number }).port
+  const [a] = await startLocalNodes(1, 'tcp')
+  const started = performance.now()
+  try {
+    await dialSeed(a, { multiaddr: multiaddr(`/ip4/127.0.0.1/tcp/${port}`) }, { retries: 0, dialTimeoutMs: 7500 })
+    assert.unreachable('the tarpit never completes a handshake')
+  } catch (err) {
+    assert.instance(err, DialSeedError)
+    const waited = performance.now() - started
+    assert.ok(waited >= 7300 && waited < 12_000, `the attempt lasted ${Math.round(waited)} ms, expected ~7500`)
+  } finally {
+    for (const s of held) s.destroy()
+    tarpit.close()
+    await stopNodes([a])
+  }
 })
 
 test.run()

@@ -36,6 +36,9 @@ export interface CreateNodeOptions {
   noiseCrypto?: ICryptoInterface
 }
 
+/** The longest single dial attempt a caller may ask for (see addressDialTimeout below). */
+export const MAX_DIAL_ATTEMPT_MS = 30_000
+
 export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNode> {
   installLazyWindowUpdates()
   const usesMemory = opts.listen.some(a => a.startsWith('/memory/'))
@@ -60,7 +63,12 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
       // joins from one address (every loopback test, NAT, Docker) and surfaces as a
       // misleading EncryptionFailedError: ECONNRESET.
       inboundConnectionThreshold: 1000,
-      maxIncomingPendingConnections: 256
+      maxIncomingPendingConnections: 256,
+      // libp2p also cuts every address dial at 6 s, under any longer signal the caller
+      // passes: a join's later attempts (12 s) ended at 6 s on a loaded seed whose
+      // accept queue was still draining. Callers pass their own timeouts; dials
+      // without one keep libp2p's 10 s dialTimeout.
+      addressDialTimeout: MAX_DIAL_ATTEMPT_MS
     },
     services: {
       identify: identify(),
