@@ -3,7 +3,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
 import { openGossipTopic, type GossipTopic } from '../agent/net/gossip-topic.js'
-import { gossipFastMsgId, type RingleaderNode } from '../agent/net/create-node.js'
+import { gossipFastMsgId, MESH_DEGREE, type RingleaderNode } from '../agent/net/create-node.js'
 
 const TOPIC = 'ringleader/test/1'
 
@@ -93,6 +93,29 @@ test('fast message id: copies of one message share it; another seqno, origin or 
   assert.is.not(gossipFastMsgId({ ...msg, seqno: new Uint8Array([0, 0, 0, 8]) }), gossipFastMsgId(msg))
   assert.is.not(gossipFastMsgId({ ...msg, from: new Uint8Array([1, 2, 4]) }), gossipFastMsgId(msg))
   assert.is.not(gossipFastMsgId({ data: new Uint8Array([1]) }), gossipFastMsgId({ data: new Uint8Array([2]) }))
+})
+
+test('each node keeps a small mesh (3..6 peers) even when connected to 11, and a publish still reaches all', async () => {
+  // Every mesh peer forwards each message once: the mesh size is the number of
+  // copies a node receives. gossipsub's default would keep up to 12 here.
+  const nodes = await startLocalNodes(12, 'memory')
+  try {
+    await connectAll(nodes)
+    const topics = nodes.map(n => openGossipTopic(n.services.pubsub, TOPIC))
+    // The implementation has it; the public interface does not.
+    const meshOf = (n: RingleaderNode): string[] => (n.services.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }).getMeshPeers(TOPIC)
+    const meshSizes = (): number[] => nodes.map(n => meshOf(n).length)
+    await until('every mesh formed', () => meshSizes().every(m => m >= MESH_DEGREE.Dlo), 10_000)
+    // Grafts arrive from all sides at first; the heartbeat prunes down to Dhi.
+    await new Promise(resolve => setTimeout(resolve, 2500))
+    const sizes = meshSizes()
+    assert.ok(sizes.every(m => m >= MESH_DEGREE.Dlo && m <= MESH_DEGREE.Dhi), `mesh sizes ${sizes.join(',')}`)
+    const got = new Set<number>()
+    topics.forEach((t, i) => t.onMessage(() => { got.add(i) }))
+    await topics[0].publish(new TextEncoder().encode('hello'))
+    await until('all 11 others received it', () => got.size === 11)
+    assert.not.ok(got.has(0))
+  } finally { await stopNodes(nodes) }
 })
 
 test.run()

@@ -36,6 +36,9 @@ export interface CreateNodeOptions {
   noiseCrypto?: ICryptoInterface
 }
 
+/** Gossipsub mesh degree: target, bounds, kept by score, outbound, IHAVE fan-out. */
+export const MESH_DEGREE = { D: 4, Dlo: 3, Dhi: 6, Dscore: 2, Dout: 1, Dlazy: 4 } as const
+
 /** The longest single dial attempt a caller may ask for (see addressDialTimeout below). */
 export const MAX_DIAL_ATTEMPT_MS = 30_000
 
@@ -84,6 +87,12 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
         // peer (~6×). The origin and sequence number name a message; the cache entry is
         // made only after a copy verified, so a forged copy cannot shadow the real one.
         fastMsgIdFn: gossipFastMsgId,
+        // A smaller mesh than gossipsub's default (D 6, up to 12): every membership
+        // update reaches each node once per mesh peer, and in a 50-agent join those
+        // duplicates were most of what gossip cost. memberlist gossips to 3 nodes.
+        // Coverage is not the mesh's alone: IHAVE gossip each heartbeat and push-pull
+        // repair what it misses.
+        ...MESH_DEGREE,
         // The default colocation penalty graylists peers once ~11 share an IP:
         // every loopback cluster and every NAT or Docker host.
         scoreParams: { IPColocationFactorWeight: 0 }
