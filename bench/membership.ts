@@ -35,7 +35,7 @@ import { parseArgs } from 'node:util'
 import { callAgent, streamAgent } from '../agent/socket/client.js'
 import { hasStarted } from '../agent/status-board.js'
 import { AGENT_NODE_FLAGS } from '../agent/node-flags.js'
-import { SerfCluster, serfAvailable, readRssKb, waitFor } from './lib/serf-cluster.js'
+import { SerfCluster, serfAvailable, readMemoryKb, waitFor } from './lib/serf-cluster.js'
 
 const { values } = parseArgs({
   options: {
@@ -82,7 +82,7 @@ function wcharBytes (pid: number): number {
   } catch { return NaN }
 }
 
-interface IdleFigures { cpuPercentMedian: number, cpuPercentMax: number, rssMbMedian: number, rssMbMax: number, writeBytesPerSecMedian: number }
+interface IdleFigures { cpuPercentMedian: number, cpuPercentMax: number, rssMbMedian: number, rssMbMax: number, anonMbMedian: number, writeBytesPerSecMedian: number }
 
 async function measureIdle (pids: number[], ms: number): Promise<IdleFigures> {
   const cpu0 = pids.map(cpuTicks)
@@ -90,12 +90,15 @@ async function measureIdle (pids: number[], ms: number): Promise<IdleFigures> {
   await sleep(ms)
   const cpu = pids.map((p, i) => (cpuTicks(p) - cpu0[i]) / TICKS_PER_SECOND / (ms / 1000) * 100)
   const io = pids.map((p, i) => (wcharBytes(p) - io0[i]) / (ms / 1000))
-  const rss = pids.map(p => readRssKb(p) / 1024)
+  const memory = pids.map(readMemoryKb)
+  const rss = memory.map(m => m.rssKb / 1024)
   return {
     cpuPercentMedian: round(median(cpu), 2),
     cpuPercentMax: round(Math.max(...cpu), 2),
     rssMbMedian: round(median(rss), 1),
     rssMbMax: round(Math.max(...rss), 1),
+    // The part of RSS no other process shares (see readMemoryKb).
+    anonMbMedian: round(median(memory.map(m => m.anonKb / 1024)), 1),
     writeBytesPerSecMedian: Math.round(median(io))
   }
 }

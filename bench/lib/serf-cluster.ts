@@ -101,10 +101,20 @@ export class SerfCluster {
 }
 
 export function readRssKb (pid: number): number {
+  return readMemoryKb(pid).rssKb
+}
+
+/**
+ * RSS and its anonymous part (heap, stacks: memory the process alone holds). The
+ * rest of RSS is file-backed, for node mostly its own binary's code (~45 MB), which
+ * every agent on a host shares.
+ */
+export function readMemoryKb (pid: number): { rssKb: number, anonKb: number } {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m != null ? Number(m[1]) : 0
-  } catch { return 0 }
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const field = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0)
+    return { rssKb: field('VmRSS'), anonKb: field('RssAnon') }
+  } catch { return { rssKb: 0, anonKb: 0 } }
 }
 
 async function run (cmd: string, args: string[]): Promise<void> {
