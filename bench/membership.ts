@@ -20,12 +20,17 @@
 //   each agent with `--join` the first once the previous one is up (a rolling
 //   start), waits until every node counts N alive, then measures the rest.
 // - idle: after the join settles, CPU (utime+stime from /proc/<pid>/stat), RSS
-//   and bytes written (wchar from /proc/<pid>/io: every socket write, encryption
-//   and muxing included) over --idle-seconds.
+//   (and its anonymous, unshared part) and bytes written (wchar from /proc/<pid>/io:
+//   every socket write, encryption and muxing included) over --idle-seconds.
+// - churn: the same bytes written, per agent, during the herd join and during the
+//   failure detection below (joinBytes, detectBytes). wchar does not count UDP
+//   (sendto), so for Serf these are its TCP writes only; one Serf agent's sends,
+//   UDP included, are traced with strace after the idle window
+//   (oneAgentSendBytesPerSecTraced).
 // - detection: kill -9 the last node; until every survivor marks it failed.
 // - false positives: 2 busy-loop processes load both cores for --fp-seconds;
 //   counts fail verdicts (and, for us, suspicions) about live nodes.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -101,6 +106,39 @@ async function measureIdle (pids: number[], ms: number): Promise<IdleFigures> {
     anonMbMedian: round(median(memory.map(m => m.anonKb / 1024)), 1),
     writeBytesPerSecMedian: Math.round(median(io))
   }
+}
+
+/**
+ * Bytes each process writes (wchar) while `work` runs: the churn figure. Median over
+ * the processes alive at the end, total and per second of the window.
+ */
+async function bytesDuring<T> (pids: number[], work: () => Promise<T>): Promise<{ result: T, churnBytes: { perAgentMedian: number, perAgentPerSecMedian: number, seconds: number } }> {
+  const before = pids.map(wcharBytes)
+  const t0 = performance.now()
+  const result = await work()
+  const seconds = (performance.now() - t0) / 1000
+  const written = pids.map((p, i) => wcharBytes(p) - before[i]).filter(b => Number.isFinite(b))
+  const perAgent = median(written)
+  return { result, churnBytes: { perAgentMedian: Math.round(perAgent), perAgentPerSecMedian: Math.round(perAgent / seconds), seconds: round(seconds, 2) } }
+}
+
+/**
+ * Bytes one process sends over `seconds`, UDP included, traced with strace (null
+ * without it). wchar counts write/writev only, so it sees Serf's TCP push-pulls but
+ * not its UDP probes and gossip (sendto), which are nearly all its traffic.
+ */
+function tracedSendBytesPerSec (pid: number, seconds: number): number | null {
+  const out = join(tmpdir(), `rl-strace-${pid}.txt`)
+  const r = spawnSync('timeout', ['-s', 'INT', String(seconds), 'strace', '-f', '-qq', '-e', 'trace=sendto,sendmsg,write,writev', '-o', out, '-p', String(pid)])
+  if (r.error !== undefined) return null
+  let total = 0
+  try {
+    for (const line of readFileSync(out, 'utf8').split('\n')) {
+      const m = /^\d+ +(?:sendto|sendmsg|write|writev)\(.*= (\d+)$/.exec(line)
+      if (m !== null) total += Number(m[1])
+    }
+  } catch { return null }
+  return Math.round(total / seconds)
 }
 
 function startLoad (): ChildProcess[] {
@@ -275,10 +313,11 @@ async function benchOurs (n: number): Promise<Record<string, unknown>> {
       return { joinMode, startMs, allAliveMsAfterLastStart: settleMs, ...await measureSettled(c, n) }
     }
     await c.start(n)
-    const joinMs = await c.joinAllThroughSeed(joinGapMs)
+    const { result: joinMs, churnBytes: joinBytes } = await bytesDuring(c.livePids(), async () => await c.joinAllThroughSeed(joinGapMs))
     if (joinMs.allMs === null) return { join: joinMs, converged: false }
     return {
       joinAllMs: Math.round(joinMs.allMs),
+      joinBytes,
       joinMedianMs: Math.round(joinMs.medianMs ?? NaN),
       ...(joinGapMs > 0 ? { joinGapMs, joinAfterLastMs: Math.round(joinMs.afterLastJoinMs ?? NaN) } : {}),
       failedJoins: joinMs.failedJoins,
@@ -297,13 +336,14 @@ async function measureSettled (c: AgentCluster, n: number): Promise<Record<strin
     const bytes1 = await c.appBytes()
     const appBytesPerSec = median(bytes1.map((b, i) => (b - bytes0[i]) / (idleMs / 1000)))
     const suspectsBeforeKill = c.falsePositives().suspects
-    const detect = await c.killAndDetect(n - 1)
+    const { result: detect, churnBytes: detectBytes } = await bytesDuring(c.livePids(), async () => await c.killAndDetect(n - 1))
     await sleep(1000)
     c.resetSuspicions()
     const fp = await falsePositiveRun(() => c.falsePositives())
     return {
       detectAllMs: Math.round(detect.allMs),
       detectFirstMs: Math.round(detect.firstMs),
+      detectBytes,
       idle: { ...idle, appBytesOutPerSecMedian: Math.round(appBytesPerSec) },
       verdictsAboutLiveNodesWhileJoining: whileJoining,
       suspicionsOfLiveNodesWhileIdle: suspectsBeforeKill,
@@ -316,18 +356,22 @@ async function benchSerf (n: number): Promise<Record<string, unknown>> {
   const c = new SerfCluster()
   try {
     await c.start(n)
-    const joinMs = await c.joinAllThroughSeed()
-    await sleep(4000)
     const pids = c.nodes.map(x => x.proc.pid as number)
+    const { result: joinMs, churnBytes: joinBytes } = await bytesDuring(pids, async () => await c.joinAllThroughSeed())
+    await sleep(4000)
     const idle = await measureIdle(pids, idleMs)
-    const detect = await c.killAndDetect(n - 1)
+    const sendBytesPerSecTraced = tracedSendBytesPerSec(pids[1], idleMs / 1000)
+    const { result: detect, churnBytes: detectBytes } = await bytesDuring(pids, async () => await c.killAndDetect(n - 1))
     await sleep(1000)
     const fp = await falsePositiveRun(() => ({ fails: c.falsePositives() }))
     return {
       joinAllMs: Math.round(joinMs),
+      joinBytes,
       detectAllMs: Math.round(detect.allMs),
       detectFirstMs: Math.round(detect.firstMs),
-      idle,
+      detectBytes,
+      // writeBytesPerSecMedian and the churn bytes miss Serf's UDP: see tracedSendBytesPerSec.
+      idle: { ...idle, oneAgentSendBytesPerSecTraced: sendBytesPerSecTraced },
       loaded: fp
     }
   } finally { await c.stop() }

@@ -34,10 +34,19 @@ export interface CreateNodeOptions {
   start?: boolean
   /** The noise handshake's crypto (default: fastNoiseCrypto; the benchmark compares the library's). */
   noiseCrypto?: ICryptoInterface
+  /** Gossipsub's mesh degree (default MESH_DEGREE; the fan-out benchmark compares gossipsub's own). */
+  meshDegree?: MeshDegree
+  /** Called for every gossip copy received, before the duplicate check (benchmarks count copies). */
+  onGossipCopy?: () => void
 }
 
+export interface MeshDegree { D: number, Dlo: number, Dhi: number, Dscore: number, Dout: number, Dlazy: number }
+
 /** Gossipsub mesh degree: target, bounds, kept by score, outbound, IHAVE fan-out. */
-export const MESH_DEGREE = { D: 4, Dlo: 3, Dhi: 6, Dscore: 2, Dout: 1, Dlazy: 4 } as const
+export const MESH_DEGREE: Readonly<MeshDegree> = { D: 4, Dlo: 3, Dhi: 6, Dscore: 2, Dout: 1, Dlazy: 4 }
+
+/** gossipsub's defaults, for comparison. */
+export const GOSSIPSUB_DEFAULT_MESH_DEGREE: Readonly<MeshDegree> = { D: 6, Dlo: 4, Dhi: 12, Dscore: 4, Dout: 2, Dlazy: 6 }
 
 /** The longest single dial attempt a caller may ask for (see addressDialTimeout below). */
 export const MAX_DIAL_ATTEMPT_MS = 30_000
@@ -86,19 +95,23 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
         // and only then sees it is a duplicate: each message is verified once per mesh
         // peer (~6×). The origin and sequence number name a message; the cache entry is
         // made only after a copy verified, so a forged copy cannot shadow the real one.
-        fastMsgIdFn: gossipFastMsgId,
+        fastMsgIdFn: opts.onGossipCopy === undefined ? gossipFastMsgId : countingMsgId(opts.onGossipCopy),
         // A smaller mesh than gossipsub's default (D 6, up to 12): every membership
         // update reaches each node once per mesh peer, and in a 50-agent join those
         // duplicates were most of what gossip cost. memberlist gossips to 3 nodes.
         // Coverage is not the mesh's alone: IHAVE gossip each heartbeat and push-pull
         // repair what it misses.
-        ...MESH_DEGREE,
+        ...(opts.meshDegree ?? MESH_DEGREE),
         // The default colocation penalty graylists peers once ~11 share an IP:
         // every loopback cluster and every NAT or Docker host.
         scoreParams: { IPColocationFactorWeight: 0 }
       })
     }
   })
+}
+
+function countingMsgId (onCopy: () => void): typeof gossipFastMsgId {
+  return (msg) => { onCopy(); return gossipFastMsgId(msg) }
 }
 
 /** Cheap duplicate key of a gossip message before its signature is checked: origin and seqno, else the data's hash. */
