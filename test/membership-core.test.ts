@@ -3,7 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  carriesOwnIncarnation, createMembership, MembershipError, resolveConfig, splitForDurability, suspicionMinTimeout, type GossipMessage, type Membership, type MembershipConfig, type Outgoing, type Ready
+  carriesOwnIncarnation, createMembership, MembershipError, resolveConfig, splitForDurability, suspicionMinTimeout, type GossipMessage, type Membership, type MemberEntry, type MembershipConfig, type Outgoing, type Ready
 } from '../protocol/membership/index.js'
 import { createPrng } from './sim/prng.js'
 import { driveDeadlines } from './helpers/membership-drive.js'
@@ -416,6 +416,29 @@ test('join follow-ups: a lost join is retried, then the seed is asked again for 
   }
   const follow = later.find(o => o.to === 's' && o.msg.type === 'push-pull')
   assert.ok(follow?.msg.type === 'push-pull' && !follow.msg.join && !follow.msg.reply, 'a plain push-pull with the seed')
+})
+
+test('join follow-ups: the first asks the seed again, the later ones another member (a seed taking many joins answers each joiner twice, not four times)', () => {
+  const a = core('a')
+  a.ready()
+  a.join('s', 0, ['/memory/s'])
+  const join = a.ready().send.find(o => o.to === 's')
+  assert.ok(join?.msg.type === 'push-pull' && join.msg.join)
+  const entry = (id: string): MemberEntry => ({ id, incarnation: 0, status: 'alive', addrs: [`/memory/${id}`], meta: new Uint8Array() })
+  a.receive('s', { type: 'push-pull', seq: join.msg.seq, join: false, reply: true, entries: ['s', 'b', 'c', 'd'].map(entry) }, 10)
+  const pushPulls: string[] = []
+  for (let now = 10, i = 0; i < 1000; i++) {
+    now = a.nextDeadline()
+    if (now > 3500) break
+    a.tick(now)
+    for (const o of a.ready().send) {
+      if (o.msg.type === 'push-pull') pushPulls.push(o.to)
+      if (o.msg.type === 'ping') a.receive(o.to, { type: 'ack', seq: o.msg.seq }, now + 1) // everyone answers
+    }
+  }
+  assert.is(pushPulls.length, 3, `follow-ups at 250, 1000, 3000 ms: ${pushPulls.join(',')}`)
+  assert.is(pushPulls[0], 's')
+  assert.ok(pushPulls.slice(1).every(id => id !== 's' && ['b', 'c', 'd'].includes(id)), pushPulls.join(','))
 })
 
 test('determinism: same seed, same inputs, same outputs', () => {

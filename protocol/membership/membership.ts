@@ -263,12 +263,17 @@ export class Membership {
     let peer: { id: string, addrs: readonly string[] } | undefined
     let rejoin = false
     while (this.followUps.length > 0 && this.followUps[0] <= now) {
+      const first = this.followUps.length === this.cfg.joinFollowUps.length
       this.followUps.shift()
       // The seed answered every concurrent joiner, so its view is the most complete.
       // Not heard from it yet: the join request (or its answer) was lost, ask again.
+      // Later follow-ups go to a neighbour: by then gossip has spread most of what
+      // the seed knew, and a seed taking 49 joins at once would otherwise answer
+      // four full-state exchanges per joiner.
       const seed = this.joinSeed === undefined ? undefined : this.table.get(this.joinSeed.id)
       rejoin = seed === undefined && this.joinSeed !== undefined
-      peer = rejoin ? this.joinSeed : seed?.status === 'alive' ? seed : this.randomPeer()
+      const seedAlive = seed?.status === 'alive' ? seed : undefined
+      peer = rejoin ? this.joinSeed : first ? seedAlive ?? this.randomPeer() : this.randomPeer(seed?.id) ?? seedAlive
     }
     if (now >= this.nextPushPullAt) {
       peer ??= this.randomPeer()
@@ -287,10 +292,10 @@ export class Membership {
    * connected to anyway), else any alive member. A uniform pick over all members
    * would, over time, connect every pair: the N² connections probe observers avoid.
    */
-  private randomPeer (): MemberEntry | undefined {
-    const near = this.prober.neighbours().map(id => this.table.get(id)).filter((e): e is MemberEntry => e !== undefined && e.status === 'alive')
+  private randomPeer (except?: string): MemberEntry | undefined {
+    const near = this.prober.neighbours().map(id => this.table.get(id)).filter((e): e is MemberEntry => e !== undefined && e.status === 'alive' && e.id !== except)
     if (near.length > 0) return near[Math.floor(this.random() * near.length) % near.length]
-    return this.table.sample(1, e => e.id !== this.id && e.status === 'alive', this.random)[0]
+    return this.table.sample(1, e => e.id !== this.id && e.id !== except && e.status === 'alive', this.random)[0]
   }
 
   /**
