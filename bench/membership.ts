@@ -2,7 +2,7 @@
 // same run: join time, failure detection, idle RSS / CPU / bytes per agent, and
 // false positives while both cores are loaded by busy loops. Prints JSON.
 //
-//   node build/bench/membership.js [--nodes 5,50] [--fp-seconds 60] [--idle-seconds 10] [--no-serf] [--entry dist/agent.mjs] [--join-gap-ms 0] [--join-mode herd|rolling] [--agent-args "--probe-interval 1000"]
+//   node build/bench/membership.js [--nodes 5,50] [--fp-seconds 60] [--idle-seconds 10] [--no-serf] [--entry dist/agent.mjs] [--join-gap-ms 0] [--join-mode herd|rolling|boot] [--agent-args "--probe-interval 1000"]
 //
 // --entry runs another agent script under this node (default build/agent/cli.js),
 // e.g. the esbuild bundle that `npm run package` writes, which needs ~20 MB less.
@@ -19,6 +19,9 @@
 //   60 s reports `converged: false` and skips the rest. --join-mode rolling starts
 //   each agent with `--join` the first once the previous one is up (a rolling
 //   start), waits until every node counts N alive, then measures the rest.
+//   --join-mode boot starts the first, then all the others at once with --join the
+//   first (a whole cluster powering on): the time from spawning them until every
+//   node counts N alive (verdicts are counted from when all answer `status`).
 // - idle: after the join settles, CPU (utime+stime from /proc/<pid>/stat), RSS
 //   (and its anonymous, unshared part) and bytes written (wchar from /proc/<pid>/io:
 //   every socket write, encryption and muxing included) over --idle-seconds.
@@ -49,7 +52,7 @@ const { values } = parseArgs({
     'idle-seconds': { type: 'string', default: '10' },
     'no-serf': { type: 'boolean', default: false },
     entry: { type: 'string' },
-    /** herd: all agents up, then told to join at once (or --join-gap-ms apart); rolling: each started with --join. */
+    /** herd: all agents up, then told to join at once (or --join-gap-ms apart); rolling: each started with --join; boot: all but the seed started at once with --join. */
     'join-mode': { type: 'string', default: 'herd' },
     /** Our nodes join the seed this many ms apart (0: all at once). Serf always joins at once. */
     'join-gap-ms': { type: 'string', default: '0' },
@@ -64,7 +67,7 @@ const idleMs = Number(values['idle-seconds']) * 1000
 const joinGapMs = Number(values['join-gap-ms'])
 if (!(joinGapMs >= 0 && joinGapMs <= 10_000)) throw new Error('--join-gap-ms: 0..10000')
 const joinMode = values['join-mode']
-if (joinMode !== 'herd' && joinMode !== 'rolling') throw new Error('--join-mode: herd or rolling')
+if (joinMode !== 'herd' && joinMode !== 'rolling' && joinMode !== 'boot') throw new Error('--join-mode: herd, rolling or boot')
 if (!sizes.every(n => Number.isInteger(n) && n >= 2 && n <= 100) || !(fpMs >= 0) || !(idleMs > 0)) {
   throw new Error('--nodes: integers 2..100, comma-separated; --fp-seconds >= 0; --idle-seconds > 0')
 }
@@ -165,26 +168,23 @@ class AgentCluster {
   private readonly stopMonitors = new AbortController()
   private base = ''
 
-  /** Starts n agents one after another; with `rolling`, each but the first with `--join` the first. */
-  async start (n: number, rolling = false): Promise<void> {
+  /**
+   * Starts n agents: one after another, standalone or (`rolling`) each but the first
+   * with `--join` the first; or (`boot`) the first, then all the others at once, each
+   * with `--join` the first, as when a whole cluster powers on.
+   */
+  async start (n: number, mode: 'standalone' | 'rolling' | 'boot' = 'standalone'): Promise<void> {
     this.base = await mkdtemp(join(tmpdir(), 'rl-mbench-'))
-    for (let i = 0; i < n; i++) {
-      const dataDir = join(this.base, String(i))
-      const joinArgs = rolling && i > 0 ? ['--join', this.agents[0].addr] : []
-      const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', ...joinArgs, ...values['agent-args'].split(' ').filter(a => a !== '')], { stdio: ['ignore', 'ignore', 'inherit'] })
-      const socket = join(dataDir, 'agent.sock')
-      const deadline = Date.now() + 30_000
-      let status: { nodeId: string | null, listen: string[], state?: string } | undefined
-      while (Date.now() < deadline) {
-        try {
-          status = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as { nodeId: string | null, listen: string[], state?: string }
-          // Components (and their commands, e.g. monitor) are up once the state leaves `starting`.
-          if (hasStarted(status)) break
-        } catch { /* not up yet */ }
-        await sleep(20)
+    if (mode === 'boot') {
+      this.agents.push(await this.waitUp(this.spawnAgent(0, []), 30_000))
+      const seed = ['--join', this.agents[0].addr]
+      const rest = Array.from({ length: n - 1 }, (_, k) => this.spawnAgent(k + 1, seed))
+      // Fifty node processes loading at once on two cores take a while to answer.
+      this.agents.push(...await Promise.all(rest.map(async spawned => await this.waitUp(spawned, 300_000))))
+    } else {
+      for (let i = 0; i < n; i++) {
+        this.agents.push(await this.waitUp(this.spawnAgent(i, mode === 'rolling' && i > 0 ? ['--join', this.agents[0].addr] : []), 30_000))
       }
-      if (status?.nodeId == null) throw new Error(`agent ${i} did not start within 30 s`)
-      this.agents.push({ dataDir, socket, child, id: status.nodeId, addr: status.listen[0], pid: child.pid as number })
     }
     const ids = this.agents.map(a => a.id)
     this.agents.forEach((a, i) => {
@@ -265,6 +265,29 @@ class AgentCluster {
     return before
   }
 
+  private spawnAgent (i: number, joinArgs: string[]): { i: number, dataDir: string, child: ChildProcess } {
+    const dataDir = join(this.base, String(i))
+    const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', ...joinArgs, ...values['agent-args'].split(' ').filter(a => a !== '')], { stdio: ['ignore', 'ignore', 'inherit'] })
+    return { i, dataDir, child }
+  }
+
+  /** Waits until the agent's components are up (its state has left `starting`). */
+  private async waitUp (spawned: { i: number, dataDir: string, child: ChildProcess }, timeoutMs: number): Promise<Agent> {
+    const { i, dataDir, child } = spawned
+    const socket = join(dataDir, 'agent.sock')
+    const deadline = Date.now() + timeoutMs
+    let status: { nodeId: string | null, listen: string[], state?: string } | undefined
+    while (Date.now() < deadline) {
+      try {
+        status = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as { nodeId: string | null, listen: string[], state?: string }
+        if (hasStarted(status)) break
+      } catch { /* not up yet */ }
+      await sleep(20)
+    }
+    if (status?.nodeId == null) throw new Error(`agent ${i} did not start within ${timeoutMs / 1000} s`)
+    return { dataDir, socket, child, id: status.nodeId, addr: status.listen[0], pid: child.pid as number }
+  }
+
   livePids (): number[] { return this.agents.filter(a => a.child.exitCode === null && a.child.signalCode === null).map(a => a.pid) }
 
   async appBytes (): Promise<number[]> {
@@ -304,9 +327,17 @@ async function waitAllAlive (c: AgentCluster, n: number, timeoutMs: number): Pro
 async function benchOurs (n: number): Promise<Record<string, unknown>> {
   const c = new AgentCluster()
   try {
+    if (joinMode === 'boot') {
+      const started = performance.now()
+      await c.start(n, 'boot')
+      const upMs = Math.round(performance.now() - started)
+      const settleMs = await waitAllAlive(c, n, 600_000)
+      if (settleMs === null) return { joinMode, upMs, converged: false }
+      return { joinMode, allUpMs: upMs, allAliveMsAfterSpawn: upMs + settleMs, ...await measureSettled(c, n) }
+    }
     if (joinMode === 'rolling') {
       const started = performance.now()
-      await c.start(n, true)
+      await c.start(n, 'rolling')
       const startMs = Math.round(performance.now() - started)
       const settleMs = await waitAllAlive(c, n, 600_000)
       if (settleMs === null) return { joinMode, startMs, converged: false }
