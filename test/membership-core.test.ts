@@ -441,6 +441,20 @@ test('join follow-ups: the first asks the seed again, the later ones another mem
   assert.ok(pushPulls.slice(1).every(id => id !== 's' && ['b', 'c', 'd'].includes(id)), pushPulls.join(','))
 })
 
+test('join follow-ups: when the first falls due together with a later one (a stalled process), the seed is still the one asked', () => {
+  const a = core('a')
+  a.ready()
+  a.join('s', 0, ['/memory/s'])
+  const join = a.ready().send.find(o => o.to === 's')
+  assert.ok(join?.msg.type === 'push-pull' && join.msg.join)
+  const entry = (id: string): MemberEntry => ({ id, incarnation: 0, status: 'alive', addrs: [`/memory/${id}`], meta: new Uint8Array() })
+  a.receive('s', { type: 'push-pull', seq: join.msg.seq, join: false, reply: true, entries: ['s', 'b', 'c'].map(entry) }, 10)
+  a.ready()
+  a.tick(1500) // the 250 ms and 1 s follow-ups are both due now
+  const pushPulls = a.ready().send.filter(o => o.msg.type === 'push-pull').map(o => o.to)
+  assert.equal(pushPulls, ['s'])
+})
+
 test('determinism: same seed, same inputs, same outputs', () => {
   const trace = (): string => {
     const a = core('a', { seed: 5 })

@@ -262,18 +262,23 @@ export class Membership {
   private antiEntropy (now: number): void {
     let peer: { id: string, addrs: readonly string[] } | undefined
     let rejoin = false
+    let due = false
+    let firstDue = false
     while (this.followUps.length > 0 && this.followUps[0] <= now) {
-      const first = this.followUps.length === this.cfg.joinFollowUps.length
+      firstDue ||= this.followUps.length === this.cfg.joinFollowUps.length
+      due = true
       this.followUps.shift()
-      // The seed answered every concurrent joiner, so its view is the most complete.
-      // Not heard from it yet: the join request (or its answer) was lost, ask again.
-      // Later follow-ups go to a neighbour: by then gossip has spread most of what
-      // the seed knew, and a seed taking 49 joins at once would otherwise answer
-      // four full-state exchanges per joiner.
+    }
+    if (due) {
+      // The seed answered every concurrent joiner, so its view is the most complete:
+      // the first follow-up asks it again. Not heard from it yet: the join request (or
+      // its answer) was lost, ask again. Later follow-ups go to a neighbour: by then
+      // gossip has spread most of what the seed knew, and a seed taking 49 joins at
+      // once would otherwise answer four full-state exchanges per joiner.
       const seed = this.joinSeed === undefined ? undefined : this.table.get(this.joinSeed.id)
       rejoin = seed === undefined && this.joinSeed !== undefined
       const seedAlive = seed?.status === 'alive' ? seed : undefined
-      peer = rejoin ? this.joinSeed : first ? seedAlive ?? this.randomPeer() : this.randomPeer(seed?.id) ?? seedAlive
+      peer = rejoin ? this.joinSeed : firstDue ? seedAlive ?? this.randomPeer() : this.randomPeer(seed?.id) ?? seedAlive
     }
     if (now >= this.nextPushPullAt) {
       peer ??= this.randomPeer()
