@@ -418,14 +418,20 @@ test('join follow-ups: a lost join is retried, then the seed is asked again for 
   assert.ok(follow?.msg.type === 'push-pull' && !follow.msg.join && !follow.msg.reply, 'a plain push-pull with the seed')
 })
 
-test('join follow-ups: the first asks the seed again, the later ones another member (a seed taking many joins answers each joiner twice, not four times)', () => {
+/** Node `a` joined through `seed`, whose answer (at `at`) listed the seed and `others`, all alive. */
+function joinedThrough (seed: string, others: string[], at: number): Membership {
   const a = core('a')
   a.ready()
-  a.join('s', 0, ['/memory/s'])
-  const join = a.ready().send.find(o => o.to === 's')
+  a.join(seed, 0, [`/memory/${seed}`])
+  const join = a.ready().send.find(o => o.to === seed)
   assert.ok(join?.msg.type === 'push-pull' && join.msg.join)
   const entry = (id: string): MemberEntry => ({ id, incarnation: 0, status: 'alive', addrs: [`/memory/${id}`], meta: new Uint8Array() })
-  a.receive('s', { type: 'push-pull', seq: join.msg.seq, join: false, reply: true, entries: ['s', 'b', 'c', 'd'].map(entry) }, 10)
+  a.receive(seed, { type: 'push-pull', seq: join.msg.seq, join: false, reply: true, entries: [seed, ...others].map(entry) }, at)
+  return a
+}
+
+test('join follow-ups: the first asks the seed again, the later ones another member (a seed taking many joins answers each joiner twice, not four times)', () => {
+  const a = joinedThrough('s', ['b', 'c', 'd'], 10)
   const pushPulls: string[] = []
   for (let now = 10, i = 0; i < 1000; i++) {
     now = a.nextDeadline()
@@ -442,13 +448,7 @@ test('join follow-ups: the first asks the seed again, the later ones another mem
 })
 
 test('join follow-ups: when the first falls due together with a later one (a stalled process), the seed is still the one asked', () => {
-  const a = core('a')
-  a.ready()
-  a.join('s', 0, ['/memory/s'])
-  const join = a.ready().send.find(o => o.to === 's')
-  assert.ok(join?.msg.type === 'push-pull' && join.msg.join)
-  const entry = (id: string): MemberEntry => ({ id, incarnation: 0, status: 'alive', addrs: [`/memory/${id}`], meta: new Uint8Array() })
-  a.receive('s', { type: 'push-pull', seq: join.msg.seq, join: false, reply: true, entries: ['s', 'b', 'c'].map(entry) }, 10)
+  const a = joinedThrough('s', ['b', 'c'], 10)
   a.ready()
   a.tick(1500) // the 250 ms and 1 s follow-ups are both due now
   const pushPulls = a.ready().send.filter(o => o.msg.type === 'push-pull').map(o => o.to)
