@@ -2,7 +2,7 @@
 // same run: join time, failure detection, idle RSS / CPU / bytes per agent, and
 // false positives while both cores are loaded by busy loops. Prints JSON.
 //
-//   node build/bench/membership.js [--nodes 5,50] [--fp-seconds 60] [--idle-seconds 10] [--no-serf] [--entry dist/agent.mjs] [--join-gap-ms 0] [--join-mode herd|rolling|boot] [--agent-args "--probe-interval 1000"]
+//   node build/bench/membership.js [--nodes 5,50] [--fp-seconds 60] [--idle-seconds 10] [--no-serf] [--entry dist/agent.mjs] [--join-gap-ms 0] [--join-mode herd|rolling|boot] [--settle-seconds 4] [--agent-args "--probe-interval 1000"]
 //
 // --entry runs another agent script under this node (default build/agent/cli.js),
 // e.g. the esbuild bundle that `npm run package` writes, which needs ~20 MB less.
@@ -57,7 +57,9 @@ const { values } = parseArgs({
     /** Our nodes join the seed this many ms apart (0: all at once). Serf always joins at once. */
     'join-gap-ms': { type: 'string', default: '0' },
     /** Extra `agent start` flags, e.g. "--probe-interval 1000". */
-    'agent-args': { type: 'string', default: '' }
+    'agent-args': { type: 'string', default: '' },
+    /** Wait this long after convergence before the idle, detection and loaded figures (default 4: past the follow-ups). */
+    'settle-seconds': { type: 'string', default: '4' }
   },
   strict: true
 })
@@ -66,6 +68,8 @@ const fpMs = Number(values['fp-seconds']) * 1000
 const idleMs = Number(values['idle-seconds']) * 1000
 const joinGapMs = Number(values['join-gap-ms'])
 if (!(joinGapMs >= 0 && joinGapMs <= 10_000)) throw new Error('--join-gap-ms: 0..10000')
+const settleWaitMs = Number(values['settle-seconds']) * 1000
+if (!(settleWaitMs >= 0 && settleWaitMs <= 600_000)) throw new Error('--settle-seconds: 0..600')
 const joinMode = values['join-mode']
 if (joinMode !== 'herd' && joinMode !== 'rolling' && joinMode !== 'boot') throw new Error('--join-mode: herd, rolling or boot')
 if (!sizes.every(n => Number.isInteger(n) && n >= 2 && n <= 100) || !(fpMs >= 0) || !(idleMs > 0)) {
@@ -354,7 +358,7 @@ async function benchOurs (n: number): Promise<Record<string, unknown>> {
 /** Idle figures, kill -9 detection and false positives of a cluster that has converged. */
 async function measureSettled (c: AgentCluster, n: number): Promise<Record<string, unknown>> {
   {
-    await sleep(4000) // past the joiners' follow-up push-pulls (0.25, 1, 3 s)
+    await sleep(settleWaitMs) // past the joiners' follow-up push-pulls (0.25, 1, 3 s) at least
     const whileJoining = c.resetVerdicts()
     const bytes0 = await c.appBytes()
     const idle = await measureIdle(c.livePids(), idleMs)
