@@ -9,7 +9,7 @@ import '../agent/polyfill.js'
 import { parseArgs } from 'node:util'
 import { randomUUID } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createNode, MESH_DEGREE, GOSSIPSUB_DEFAULT_MESH_DEGREE, type MeshDegree, type RingleaderNode } from '../agent/net/create-node.js'
+import { createNode, MESH_DEGREE, type MeshDegree, type RingleaderNode } from '../agent/net/create-node.js'
 import { stopNodes } from '../agent/net/local-cluster.js'
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '30' }, links: { type: 'string', default: '8' }, messages: { type: 'string', default: '100' } }, strict: true })
@@ -21,6 +21,8 @@ if (!Number.isInteger(n) || n < 3 || n > 200 || !Number.isInteger(links) || link
 }
 
 const TOPIC = 'fanout'
+/** gossipsub's own defaults, the comparison. */
+const GOSSIPSUB_DEFAULT_MESH_DEGREE: Readonly<MeshDegree> = { D: 6, Dlo: 4, Dhi: 12, Dscore: 4, Dout: 2, Dlazy: 6 }
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] }
 

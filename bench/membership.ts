@@ -34,7 +34,7 @@
 // - false positives: 2 busy-loop processes load both cores for --fp-seconds;
 //   counts fail verdicts (and, for us, suspicions) about live nodes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve, dirname } from 'node:path'
@@ -144,7 +144,7 @@ function tracedSendBytesPerSec (pid: number, seconds: number): number | null {
       const m = /^\d+ +(?:sendto|sendmsg|write|writev)\(.*= (\d+)$/.exec(line)
       if (m !== null) total += Number(m[1])
     }
-  } catch { return null }
+  } catch { return null } finally { rmSync(out, { force: true }) }
   return Math.round(total / seconds)
 }
 

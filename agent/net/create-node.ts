@@ -45,9 +45,6 @@ export interface MeshDegree { D: number, Dlo: number, Dhi: number, Dscore: numbe
 /** Gossipsub mesh degree: target, bounds, kept by score, outbound, IHAVE fan-out. */
 export const MESH_DEGREE: Readonly<MeshDegree> = { D: 4, Dlo: 3, Dhi: 6, Dscore: 2, Dout: 1, Dlazy: 4 }
 
-/** gossipsub's defaults, for comparison. */
-export const GOSSIPSUB_DEFAULT_MESH_DEGREE: Readonly<MeshDegree> = { D: 6, Dlo: 4, Dhi: 12, Dscore: 4, Dout: 2, Dlazy: 6 }
-
 /** The longest single dial attempt a caller may ask for (see addressDialTimeout below). */
 export const MAX_DIAL_ATTEMPT_MS = 30_000
 

@@ -87,9 +87,9 @@ export interface MembershipConfig {
   /**
    * After join(), push-pull at each of these delays (ms after the call): the first
    * with the seed, the others with another alive neighbour. Catches up on updates
-   * published while this node was not
-   * yet in the gossipsub mesh (grafting waits for a heartbeat, up to ~1 s), so
-   * concurrent joiners find each other without waiting a full push-pull period.
+   * published while this node was not yet in the gossipsub mesh (grafting waits for
+   * a heartbeat, up to ~1 s), so concurrent joiners find each other without waiting
+   * a full push-pull period.
    * Default [250, 1000, 3000].
    */
   readonly joinFollowUps: readonly number[]
