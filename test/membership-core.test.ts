@@ -174,7 +174,8 @@ test('awareness: each helper that fails to nack counts against our own health', 
 })
 
 test('suspicion: timeout starts at max and shrinks with distinct confirmations to min', () => {
-  const a = core('a')
+  // This scenario jumps the clock between its own ticks; late-tick awareness has its own tests.
+  const a = core('a', { config: { awarenessOnLateTicks: false } })
   const others = ['b', 'c', 'd', 'e', 'x']
   for (const id of others) a.receive(id, alive(id), 0)
   a.ready()
@@ -244,6 +245,54 @@ test('suspicion: a refutation cancels the timer', () => {
   }
   assert.is(a.get('x')?.status, 'alive')
   assert.is(a.get('x')?.incarnation, 1)
+})
+
+test('awareness: ticks that come late (a starved process) raise the score, once per probe period', () => {
+  /** 40 ticks, each `late` ms after its deadline, every ping answered at once: probes sent per second. */
+  const probeRate = (m: Membership, late: number): number => {
+    for (const id of ['b', 'c', 'd']) m.receive(id, alive(id), 0)
+    m.ready()
+    let now = 0
+    let pings = 0
+    let maxScore = 0
+    for (let i = 0; i < 40; i++) {
+      now = m.nextDeadline() + late
+      m.tick(now)
+      maxScore = Math.max(maxScore, m.awarenessScore())
+      for (const o of m.ready().send) {
+        if (o.msg.type !== 'ping') continue
+        pings++
+        m.receive(o.to, { type: 'ack', seq: o.msg.seq }, now + 1)
+      }
+    }
+    if (late === 0) assert.is(maxScore, 0, 'on time, nothing raises the score')
+    return pings / (now / 1000)
+  }
+  const onTime = probeRate(core('a'), 0)
+  const late = probeRate(core('a'), 120) // more than probeTimeout / 2 late
+  const lateIgnored = probeRate(core('a', { config: { awarenessOnLateTicks: false } }), 120)
+  // Every probe is still answered (each ack lowers the score again), yet the
+  // starved node probes less often than one that ignores its own lateness.
+  assert.ok(late < lateIgnored * 0.8, `probes/s: on time ${onTime.toFixed(1)}, late ${late.toFixed(1)}, late but ignored ${lateIgnored.toFixed(1)}`)
+  // At most once per probe period: a late tick soon after another does not count again.
+  const b = core('b', { config: { probeInterval: 1000, probeTimeout: 100 } })
+  for (const id of ['a', 'c', 'd']) b.receive(id, alive(id), 0)
+  b.ready()
+  const first = b.nextDeadline() + 3000 // one long stall
+  b.tick(first)
+  assert.is(b.awarenessScore(), 1)
+  const soon = b.nextDeadline() + 60
+  assert.ok(soon < first + 1000)
+  b.tick(soon)
+  assert.is(b.awarenessScore(), 1, 'not again within one probe period')
+  b.tick(Math.max(first + 1000, b.nextDeadline()) + 60)
+  assert.is(b.awarenessScore(), 2, 'a probe period later it counts again')
+  // Switched off, lateness alone changes nothing.
+  const c = core('c', { config: { awarenessOnLateTicks: false } })
+  for (const id of ['a', 'b', 'd']) c.receive(id, alive(id), 0)
+  c.ready()
+  c.tick(c.nextDeadline() + 3000)
+  assert.is(c.awarenessScore(), 0)
 })
 
 test('late ticks: after a stall, verdicts wait one grace so queued acks and refutations count', () => {

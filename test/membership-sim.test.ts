@@ -3,6 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Simulation } from './sim/simulator.js'
+import { createPrng } from './sim/prng.js'
 import { ringNeighbours } from '../protocol/membership/observers.js'
 
 const name = (i: number): string => `node-${String(i).padStart(3, '0')}`
@@ -171,6 +172,38 @@ test('pauses: a short stall is tolerated, a long one is detected and refuted on 
   const t = sim.runUntil(() => sim.allSeeAllAlive(), 10_000)
   assert.ok(t !== undefined)
   assert.ok(sim.core(name(3)).incarnation() > before)
+})
+
+test('a starved box (every node stalls up to 800 ms between 10–70 ms slices): late-tick awareness cuts suspicions of live nodes', () => {
+  /** Suspicion and fail events about live nodes while each node alternates short runs and random stalls for 20 s. */
+  const starve = (awarenessOnLateTicks: boolean): { suspects: number, fails: number } => {
+    const sim = cluster(20, 12, { config: { awarenessOnLateTicks } })
+    sim.run(3000)
+    assert.ok(sim.allSeeAllAlive())
+    const count = { suspects: 0, fails: 0 }
+    sim.onEvent = (_node, e) => { if (e.kind === 'suspect') count.suspects++; if (e.kind === 'fail') count.fails++ }
+    const random = createPrng(99)
+    const ids = sim.running().map(n => n.id)
+    const switchAt = new Map(ids.map(id => [id, sim.now + random() * 70]))
+    const end = sim.now + 20_000
+    while (sim.now < end) {
+      for (const id of ids) {
+        if (sim.now < (switchAt.get(id) ?? 0)) continue
+        const stall = sim.node(id).state === 'running'
+        if (stall) sim.pause(id)
+        else sim.resume(id)
+        switchAt.set(id, sim.now + (stall ? random() * 800 : 10 + random() * 60))
+      }
+      sim.run(5)
+    }
+    for (const id of ids) sim.resume(id)
+    return count
+  }
+  const withRule = starve(true)
+  const without = starve(false)
+  console.log(`  starved: suspicion events ${without.suspects} → ${withRule.suspects}, fail verdicts ${without.fails} → ${withRule.fails}`)
+  assert.is(withRule.fails, 0)
+  assert.ok(withRule.suspects * 2 < without.suspects, JSON.stringify({ withRule, without }))
 })
 
 test('restart: a crashed node comes back with its persisted incarnation + 1 and is alive everywhere', () => {

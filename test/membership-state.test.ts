@@ -145,7 +145,7 @@ test('config: defaults, formulas and validation errors', () => {
   assert.is(pushPullPeriod(c, 50), 30_000)
   assert.is(pushPullPeriod(c, 500), 75_000)
   assert.is(pushPullPeriod(c, 2000), 105_000)
-  for (const bad of [{ probeInterval: 0 }, { probeTimeout: 150 }, { indirectChecks: -1 }, { nackRatio: 1 }, { suspicionMaxTimeoutMult: 0.5 }, { pushPullInterval: Number.NaN }, { awarenessMaxMultiplier: 1.5 }]) {
+  for (const bad of [{ probeInterval: 0 }, { probeTimeout: 150 }, { indirectChecks: -1 }, { nackRatio: 1 }, { suspicionMaxTimeoutMult: 0.5 }, { pushPullInterval: Number.NaN }, { awarenessMaxMultiplier: 1.5 }, { awarenessOnLateTicks: 1 as unknown as boolean }]) {
     try {
       resolveConfig(bad)
       assert.unreachable(JSON.stringify(bad))

@@ -33,6 +33,14 @@ export interface MembershipConfig {
   readonly nackRatio: number
   /** Awareness score range is [0, max−1]; timeouts are multiplied by score+1 (memberlist: 8). Default 8. */
   readonly awarenessMaxMultiplier: number
+  /**
+   * A tick that comes more than lateTickSlack after the work it was set for raises
+   * awareness by one, at most once per probe period (our addition to Lifeguard,
+   * whose signals are all about messages). A starved process cannot time probes: on
+   * two cores shared by 50 agents the probers were the slow side as often as the
+   * probed. Default true.
+   */
+  readonly awarenessOnLateTicks: boolean
   /** suspicionMinTimeout = suspicionMult × max(1, log10(n)) × T, n = alive+suspect members incl. self. Default 4. */
   readonly suspicionMult: number
   /** suspicionMaxTimeout = suspicionMaxTimeoutMult × suspicionMinTimeout (Lifeguard α). Default 4. */
@@ -112,6 +120,7 @@ export const DEFAULT_CONFIG: Readonly<Required<Omit<MembershipConfig, 'suspicion
   indirectChecks: 3,
   nackRatio: 0.8,
   awarenessMaxMultiplier: 8,
+  awarenessOnLateTicks: true,
   suspicionMult: 4,
   suspicionMaxTimeoutMult: 4,
   suspicionCrowdMaxStretch: 4,
@@ -162,6 +171,7 @@ export function resolveConfig (partial: Partial<MembershipConfig> = {}): Resolve
   positive('nackRatio', c.nackRatio)
   if (c.nackRatio >= 1) throw new ConfigError('nackRatio', 'must be below 1')
   positive('awarenessMaxMultiplier', c.awarenessMaxMultiplier, true)
+  if (typeof c.awarenessOnLateTicks !== 'boolean') throw new ConfigError('awarenessOnLateTicks', 'must be true or false')
   positive('suspicionMult', c.suspicionMult)
   positive('suspicionMaxTimeoutMult', c.suspicionMaxTimeoutMult)
   if (c.suspicionMaxTimeoutMult < 1) throw new ConfigError('suspicionMaxTimeoutMult', 'must be at least 1')

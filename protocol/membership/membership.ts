@@ -72,6 +72,8 @@ export class Membership {
   private followUps: number[] = []
   private joinSeed: { id: string, addrs: readonly string[] } | undefined
   private cachedChecksum: string | undefined
+  /** A late tick raises awareness at most once per probe period; not again before this. */
+  private lateTickQuietUntil = -Infinity
 
   constructor (opts: MembershipOptions) {
     checkSelfDescription(opts.self)
@@ -229,10 +231,26 @@ export class Membership {
   /** Advances timers to `now`. */
   tick (now: number): void {
     if (this.left) return
+    this.noteLateTick(now)
     this.expireSuspicions(now)
     this.prober.tick(now)
     this.antiEntropy(now)
     if (now >= this.nextReapAt) this.reap(now)
+  }
+
+  /**
+   * Lifeguard's local health, fed one more signal: a tick that comes well after the
+   * work it was set for means this process is starved (CPU shared with many others,
+   * a long GC, a paused VM), so the probes it times are unreliable. Raising
+   * awareness makes it probe less often and wait longer before accusing anyone;
+   * successful probes lower it again. At most once per probe period, so one long
+   * stall counts once.
+   */
+  private noteLateTick (now: number): void {
+    if (!this.cfg.awarenessOnLateTicks || now < this.lateTickQuietUntil) return
+    if (now - this.nextDeadline() <= lateTickSlack(this.cfg)) return
+    this.awareness.apply(1)
+    this.lateTickQuietUntil = now + this.cfg.probeInterval
   }
 
   private expireSuspicions (now: number): void {
