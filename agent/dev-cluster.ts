@@ -14,7 +14,7 @@ import { dataDirPaths } from './data-dir.js'
 import { hasStarted } from './status-board.js'
 import type { Io } from './cli/io.js'
 import { formatTable } from './cli/table.js'
-import { AGENT_NODE_FLAGS } from './node-flags.js'
+import { AGENT_NODE_FLAGS, agentEnv } from './node-flags.js'
 
 export interface DevClusterOptions {
   nodes: number
@@ -131,7 +131,7 @@ export async function runDevCluster (opts: DevClusterOptions): Promise<number> {
         '--on-change', DEV_HOOK, '--rebalance-delay', '300']
       const seed = nodes[0]?.addr
       if (seed !== undefined) args.push('--join', seed)
-      const child = spawn(self.command, args, { stdio: ['ignore', logFile.fd, logFile.fd], cwd: dataDir })
+      const child = spawn(self.command, args, { stdio: ['ignore', logFile.fd, logFile.fd], cwd: dataDir, env: agentEnv() })
       await logFile.close()
       const exited = new Promise<number | null>(resolve => { child.once('exit', code => { resolve(code) }) })
       const node: DevNode = { index: i, dataDir, child, exited }

@@ -21,7 +21,7 @@ import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { injectSeaBlob } from './sea-inject.js'
-import { AGENT_NODE_FLAGS } from './node-flags.js'
+import { AGENT_ENV, AGENT_NODE_FLAGS } from './node-flags.js'
 
 const run = promisify(execFile)
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -41,6 +41,7 @@ export interface PackageResult {
 const LAUNCHER = `#!/bin/sh
 # Ringleader agent launcher: runs the bundled agent with the node on PATH (>= 20.11).
 here=$(dirname "$(readlink -f "$0")")
+${Object.entries(AGENT_ENV).map(([k, v]) => `export ${k}="\${${k}:-${v}}"`).join('\n')}
 exec "\${RINGLEADER_NODE:-node}" ${AGENT_NODE_FLAGS.join(' ')} "$here/agent.mjs" "$@"
 `
 

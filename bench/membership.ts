@@ -42,7 +42,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { callAgent, streamAgent } from '../agent/socket/client.js'
 import { hasStarted } from '../agent/status-board.js'
-import { AGENT_NODE_FLAGS } from '../agent/node-flags.js'
+import { AGENT_NODE_FLAGS, agentEnv } from '../agent/node-flags.js'
 import { SerfCluster, serfAvailable, readMemoryKb, waitFor } from './lib/serf-cluster.js'
 
 const { values } = parseArgs({
@@ -271,7 +271,7 @@ class AgentCluster {
 
   private spawnAgent (i: number, joinArgs: string[]): { i: number, dataDir: string, child: ChildProcess } {
     const dataDir = join(this.base, String(i))
-    const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', ...joinArgs, ...values['agent-args'].split(' ').filter(a => a !== '')], { stdio: ['ignore', 'ignore', 'inherit'] })
+    const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', ...joinArgs, ...values['agent-args'].split(' ').filter(a => a !== '')], { stdio: ['ignore', 'ignore', 'inherit'], env: agentEnv() })
     return { i, dataDir, child }
   }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { packageAgent, type PackageResult } from '../agent/package-sea.js'
 import { injectSeaBlob, SeaInjectError, SEA_FUSE } from '../agent/sea-inject.js'
 import { VERSION } from '../agent/version.js'
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../agent/node-flags.js'
 import { callAgent } from '../agent/socket/client.js'
 import { makeTempDir, waitFor, cleanupAgents } from './helpers/agent-process.js'
 
@@ -28,7 +29,7 @@ async function run (cmd: string, args: string[], timeoutMs = 15_000): Promise<{ 
 }
 
 /** Starts `program start`, checks status through the socket and through `program status`, then SIGTERM → 0. */
-async function startQueryStop (program: string): Promise<void> {
+async function startQueryStop (program: string, whileRunning?: (pid: number) => void): Promise<void> {
   const version = await run(program, ['--version'])
   assert.is(version.code, 0, version.stderr)
   assert.is(version.stdout.trim(), VERSION)
@@ -44,6 +45,7 @@ async function startQueryStop (program: string): Promise<void> {
       return s.nodeId !== null ? s : undefined
     }, 15_000)
     assert.match(String(status.nodeId), /^12D3KooW/)
+    if (whileRunning !== undefined && agent.pid !== undefined) whileRunning(agent.pid)
     const cli = await run(program, ['status', '--data-dir', dataDir, '--json'])
     assert.is(cli.code, 0, cli.stderr)
     assert.is((JSON.parse(cli.stdout) as { version: string }).version, VERSION)
@@ -56,7 +58,14 @@ async function startQueryStop (program: string): Promise<void> {
 
 test('the bundle launcher (dist/agent-node) runs the agent: polyfill first, version inlined', async () => {
   assert.ok(pkg.bundleBytes > 100_000)
-  await startQueryStop(pkg.launcher)
+  await startQueryStop(pkg.launcher, pid => {
+    // The launcher execs node (same pid) with the memory settings of agent/node-flags.ts.
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    for (const flag of AGENT_NODE_FLAGS) assert.ok(argv.includes(flag), `${flag} in ${argv.join(' ')}`)
+    const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
+    // An operator's own setting wins over the default.
+    for (const [k, v] of Object.entries(AGENT_ENV)) assert.ok(env.includes(`${k}=${process.env[k] ?? v}`), `${k}=${process.env[k] ?? v} in the agent's environment`)
+  })
 })
 
 test('dist/agent is a single executable on Linux and runs the agent by itself', async () => {
