@@ -221,7 +221,7 @@ class AgentCluster {
     const results = await Promise.allSettled(this.agents.slice(1).map(async (a, i) => {
       if (gapMs > 0) await sleep(i * gapMs)
       lastSentAt = Math.max(lastSentAt, performance.now())
-      return await callAgent(a.socket, 'join', { addrs: [seed.addr] }, { timeoutMs: 30_000 })
+      return await callAgent(a.socket, 'join', { addrs: [seed.addr] }, { timeoutMs: 60_000 }) // as `agent join` waits
     }))
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
     try {

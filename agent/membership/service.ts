@@ -56,7 +56,12 @@ export interface MonitorEvent {
 
 const LEAVE_SPREAD_MS = 300
 const LEAVE_MAX_WAIT_MS = 2000
-const JOIN_REPLY_TIMEOUT_MS = 5000
+// A seed taking many joins at once answers late but does answer, and the core merges
+// that late answer anyway: failing the command at 5 s reported joins that then
+// happened (a 50-agent herd on two cores: most failures were this). memberlist gives a
+// push-pull 10 s; this is the wait after the seed accepted our connection, within the
+// CLI's 60 s (dial attempts take at most ~22 s).
+const JOIN_REPLY_TIMEOUT_MS = 20_000
 /** How long a push-pull request waits for the reply to send it in-band (it is normally ready at once). */
 const IN_BAND_REPLY_WAIT_MS = 1000
 
