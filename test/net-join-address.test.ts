@@ -5,7 +5,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { backoffDelay, dialSeed, parseJoinAddress } from '../agent/net/join-address.js'
 import { DialSeedError, JoinAddressError } from '../agent/net/errors.js'
 import { startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
-import { createServer, type Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
+import { MAX_INCOMING_PENDING } from '../agent/net/create-node.js'
 
 const ID = '12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf'
 
@@ -146,6 +147,78 @@ test('a real node keeps a dial attempt open as long as the caller asks, past lib
     for (const s of held) s.destroy()
     tarpit.close()
     await stopNodes([a])
+  }
+})
+
+test('dialSeed stops at its time budget, cutting the last attempt to what is left', async () => {
+  let clock = 0
+  const timeouts: number[] = []
+  // A busy seed: every attempt times out (the fake reads the attempt's own timeout from the clock it is given).
+  const busy = {
+    dial: async (_addr: unknown, opts?: { signal?: AbortSignal }): Promise<never> => {
+      const started = performance.now()
+      await new Promise<void>(resolve => opts?.signal?.addEventListener('abort', () => { resolve() }, { once: true }))
+      timeouts.push(Math.round(performance.now() - started))
+      clock += timeouts[timeouts.length - 1]
+      throw Object.assign(new Error('timed out'), { name: 'TimeoutError' })
+    }
+  }
+  const keepAlive = setInterval(() => {}, 1000)
+  try {
+    const err = await dialSeed(busy as unknown as Parameters<typeof dialSeed>[0], { multiaddr: multiaddr('/ip4/127.0.0.1/tcp/1') }, {
+      retries: 10, dialTimeoutMs: 40, budgetMs: 250, now: () => clock, sleep: async (ms) => { clock += ms }, random: () => 0
+    }).then(() => undefined, (e: unknown) => e)
+    assert.instance(err, DialSeedError)
+    assert.is((err as DialSeedError).code, 'seed-unreachable')
+    // 40, 80, 160 ms with backoffs of 100 and 200 ms in between: 40+100+80+200 = 420 > 250,
+    // so the second attempt is the last, and no third starts past the budget.
+    assert.ok(timeouts.length >= 2 && timeouts.length <= 3, `attempts ${JSON.stringify(timeouts)}`)
+    assert.ok(clock <= 250 + 60, `spent ${clock} ms of virtual time on a 250 ms budget`)
+    assert.match((err as Error).message, new RegExp(`after ${timeouts.length} attempts`))
+  } finally { clearInterval(keepAlive) }
+})
+
+test('dialSeed gives up on an address where nothing listens after unreachableRetries, however many retries it may take', async () => {
+  const [a] = await startLocalNodes(1, 'tcp')
+  // A port nobody listens on: bind, note the port, close.
+  const probe = createServer()
+  await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
+  const port = (probe.address() as { port: number }).port
+  await new Promise<void>(resolve => probe.close(() => { resolve() }))
+  const failed: number[] = []
+  try {
+    const err = await dialSeed(a, { multiaddr: multiaddr(`/ip4/127.0.0.1/tcp/${port}`) }, {
+      retries: 10, unreachableRetries: 2, dialTimeoutMs: 2000, sleep: async () => {}, onAttemptFailed: (n) => failed.push(n)
+    }).then(() => undefined, (e: unknown) => e)
+    assert.instance(err, DialSeedError)
+    assert.equal(failed, [1, 2, 3], 'three refusals, then no more attempts')
+  } finally { await stopNodes([a]) }
+})
+
+test(`a node handshakes at most ${MAX_INCOMING_PENDING} inbound connections at once and refuses more at accept`, async () => {
+  const [seed, joiner] = await startLocalNodes(2, 'tcp')
+  const addr = seed.getMultiaddrs()[0]
+  const port = Number(addr.toString().split('/')[4])
+  // Connections that never say anything hold the seed's handshake slots.
+  const silent: Socket[] = []
+  try {
+    for (let i = 0; i < MAX_INCOMING_PENDING; i++) {
+      silent.push(await new Promise<Socket>((resolve, reject) => { const c = connect(port, '127.0.0.1', () => { resolve(c) }); c.once('error', reject) }))
+    }
+    await new Promise(resolve => setTimeout(resolve, 200)) // accepted by the seed
+    const started = performance.now()
+    const refused = await joiner.dial(addr, { signal: AbortSignal.timeout(5000) }).then(() => false, () => true)
+    const took = performance.now() - started
+    assert.ok(refused, 'the dial while every slot is taken fails')
+    assert.ok(took < 2000, `and fails at once (${Math.round(took)} ms), not at a timeout`)
+    for (const c of silent) c.destroy()
+    silent.length = 0
+    await new Promise(resolve => setTimeout(resolve, 200))
+    const conn = await joiner.dial(addr, { signal: AbortSignal.timeout(5000) })
+    assert.is(conn.remotePeer.toString(), seed.peerId.toString(), 'with the slots free the same dial succeeds')
+  } finally {
+    for (const c of silent) c.destroy()
+    await stopNodes([seed, joiner])
   }
 })
 

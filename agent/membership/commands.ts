@@ -75,7 +75,7 @@ export function registerMembershipCommands (registry: CommandRegistry, service: 
     summary: 'Join the cluster through peers; answers once a push-pull with one of them completed',
     args: {
       addrs: { type: 'string[]', required: true, description: 'multiaddrs (with or without /p2p/), host:port or [v6]:port' },
-      retries: { type: 'integer', description: 'dial retries per address (default 2)' }
+      retries: { type: 'integer', description: 'dial retries per address (default 10, all within 35 s)' }
     },
     handler: async (args, ctx) => {
       if (args.addrs.length === 0 || args.addrs.length > MAX_JOIN_ADDRS) throw new MembershipCommandError('bad-args', `join: give 1 to ${MAX_JOIN_ADDRS} addresses`)

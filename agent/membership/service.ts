@@ -60,8 +60,16 @@ const LEAVE_MAX_WAIT_MS = 2000
 // that late answer anyway: failing the command at 5 s reported joins that then
 // happened (a 50-agent herd on two cores: most failures were this). memberlist gives a
 // push-pull 10 s; this is the wait after the seed accepted our connection, within the
-// CLI's 60 s (dial attempts take at most ~22 s).
+// CLI's 60 s (dial attempts take at most 35 s, JOIN_DIAL_BUDGET_MS).
 const JOIN_REPLY_TIMEOUT_MS = 20_000
+// `agent join` keeps dialling a seed for up to 35 s (then up to 20 s for its answer:
+// 55 s, inside the CLI's 60). Three attempts used to be all, and in a 50-agent herd
+// on two cores those that lost them never joined; a seed that refuses connections
+// it has no room for (see maxIncomingPendingConnections) fails them fast, so the
+// further attempts are cheap for both sides. An address where nothing listens still
+// fails after three attempts.
+const JOIN_DIAL_RETRIES = 10
+const JOIN_DIAL_BUDGET_MS = 35_000
 /** How long a push-pull request waits for the reply to send it in-band (it is normally ready at once). */
 const IN_BAND_REPLY_WAIT_MS = 1000
 
@@ -512,7 +520,7 @@ export class MembershipService implements Component, MembershipPort {
     const selfId = core.id
     if (target.peerId === selfId) throw new MembershipServiceError('self', `${addr} is this node`)
     const signal = opts.signal !== undefined ? AbortSignal.any([opts.signal, this.stopController.signal]) : this.stopController.signal
-    const conn: Connection = await dialSeed(this.node as RingleaderNode, target, { retries: opts.retries ?? 2, backoffMs: 200, dialTimeoutMs: 3000, signal, random: this.random })
+    const conn: Connection = await dialSeed(this.node as RingleaderNode, target, { retries: opts.retries ?? JOIN_DIAL_RETRIES, backoffMs: 200, dialTimeoutMs: 3000, budgetMs: JOIN_DIAL_BUDGET_MS, unreachableRetries: 2, signal, random: this.random })
     const seedId = conn.remotePeer.toString()
     if (seedId === selfId) throw new MembershipServiceError('self', `${addr} is this node`)
     const text = target.multiaddr.toString()

@@ -45,6 +45,9 @@ export interface MeshDegree { D: number, Dlo: number, Dhi: number, Dscore: numbe
 /** Gossipsub mesh degree: target, bounds, kept by score, outbound, IHAVE fan-out. */
 export const MESH_DEGREE: Readonly<MeshDegree> = { D: 4, Dlo: 3, Dhi: 6, Dscore: 2, Dout: 1, Dlazy: 4 }
 
+/** Inbound connections a node handshakes at once; libp2p refuses more at accept (see below). */
+export const MAX_INCOMING_PENDING = 8
+
 /** The longest single dial attempt a caller may ask for (see addressDialTimeout below). */
 export const MAX_DIAL_ATTEMPT_MS = 30_000
 
@@ -72,7 +75,13 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
       // joins from one address (every loopback test, NAT, Docker) and surfaces as a
       // misleading EncryptionFailedError: ECONNRESET.
       inboundConnectionThreshold: 1000,
-      maxIncomingPendingConnections: 256,
+      // Inbound handshakes in progress at once; libp2p closes further connections at
+      // accept. Taking them all only interleaves them: a seed on two cores shared by
+      // 50 agents held 61 in its accept queue, finished ~3 a second, and most joiners
+      // timed out and queued again. Refused at once, a joiner retries after a
+      // jittered backoff (agent join keeps trying for 35 s). 50-agent herd: 10 and 6
+      // of 49 joins failed with 256 and longer retries (one run each), 0 and 0 with 8.
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING,
       // libp2p also cuts every address dial at 6 s, under any longer signal the caller
       // passes: a join's later attempts (12 s) ended at 6 s on a loaded seed whose
       // accept queue was still draining. Callers pass their own timeouts; dials

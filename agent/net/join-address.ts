@@ -133,6 +133,22 @@ export interface DialSeedOptions {
    * to its load: waiting longer is what lets a herd of joins finish.
    */
   dialTimeoutMs?: number
+  /**
+   * Total time for all attempts and the waits between them (default: no limit but
+   * `retries`). Attempts stop when it is spent and the last is cut to what is left,
+   * so a caller with a deadline can allow many retries: a seed refusing connections
+   * it has no room for fails them fast, and those retries cost little.
+   */
+  budgetMs?: number
+  /**
+   * Of the attempts, how many may end in "nobody listens there" (ECONNREFUSED and
+   * the like) before giving up (default: all of them). A typo'd address should fail
+   * in a second, while a busy seed (timeouts, connections it accepted and dropped)
+   * deserves every retry the budget allows.
+   */
+  unreachableRetries?: number
+  /** Injected clock for the budget (default performance.now). */
+  now?: () => number
   /** Jitter source in [0, 1): each delay is scaled by 0.5 + random()/2. */
   random?: () => number
   signal?: AbortSignal
@@ -159,22 +175,49 @@ export function backoffDelay (attempt: number, opts: { backoffMs: number, maxBac
   return Math.round(raw * (0.5 + opts.random() / 2))
 }
 
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+
+/** Whether a dial failed because nothing answers at the address (as opposed to a slow or busy peer). */
+function isUnreachable (err: unknown): boolean {
+  const seen = new Set<unknown>()
+  const visit = (e: unknown): boolean => {
+    if (e === null || typeof e !== 'object' || seen.has(e)) return false
+    seen.add(e)
+    const { code, errors, cause } = e as { code?: unknown, errors?: unknown, cause?: unknown }
+    if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true
+    // libp2p may wrap per-address failures in an AggregateError.
+    if (Array.isArray(errors) && errors.length > 0) return errors.every(visit)
+    return visit(cause)
+  }
+  return visit(err)
+}
+
 /** Dials the seed, retrying with backoff; resolves to the connection. */
 export async function dialSeed (node: Dialer, target: JoinTarget | string, opts: DialSeedOptions = {}): Promise<Connection> {
   const t = typeof target === 'string' ? parseJoinAddress(target) : target
   const retries = opts.retries ?? 5
   const backoff = { backoffMs: opts.backoffMs ?? 200, maxBackoffMs: opts.maxBackoffMs ?? 5000, random: opts.random ?? Math.random }
   const sleep = opts.sleep ?? defaultSleep
+  const now = opts.now ?? (() => performance.now())
+  const giveUpAt = now() + (opts.budgetMs ?? Infinity)
   let lastError: unknown
+  let attempts = 0
+  let unreachable = 0
   for (let attempt = 0; attempt <= retries; attempt++) {
     if (opts.signal?.aborted === true) throw new DialSeedError('aborted', attempt, `joining ${t.multiaddr.toString()} aborted`, opts.signal.reason)
-    const timeout = AbortSignal.timeout((opts.dialTimeoutMs ?? 5000) * 2 ** Math.min(attempt, 2))
+    const left = giveUpAt - now()
+    if (left <= 0) break
+    attempts++
+    const timeout = AbortSignal.timeout(Math.min(left, (opts.dialTimeoutMs ?? 5000) * 2 ** Math.min(attempt, 2)))
     const signal = opts.signal != null ? AbortSignal.any([timeout, opts.signal]) : timeout
     try {
       return await node.dial(t.multiaddr, { signal })
     } catch (err) {
       lastError = err
-      const delay = attempt < retries ? backoffDelay(attempt + 1, backoff) : undefined
+      if (isUnreachable(err)) unreachable++
+      let delay = attempt < retries ? backoffDelay(attempt + 1, backoff) : undefined
+      if (delay !== undefined && now() + delay >= giveUpAt) delay = undefined
+      if (unreachable > (opts.unreachableRetries ?? retries)) delay = undefined
       opts.onAttemptFailed?.(attempt + 1, err, delay)
       if (delay === undefined) break
       try {
@@ -185,5 +228,5 @@ export async function dialSeed (node: Dialer, target: JoinTarget | string, opts:
     }
   }
   const why = lastError instanceof Error ? `${lastError.name}: ${lastError.message}` : String(lastError)
-  throw new DialSeedError('seed-unreachable', retries + 1, `seed ${t.multiaddr.toString()} unreachable after ${retries + 1} attempts (${why})`, lastError)
+  throw new DialSeedError('seed-unreachable', attempts, `seed ${t.multiaddr.toString()} unreachable after ${attempts} attempt${attempts === 1 ? '' : 's'} (${why})`, lastError)
 }
