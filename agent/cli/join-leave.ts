@@ -14,7 +14,9 @@ export const joinCommand: Subcommand = {
 Asks the running agent to join through each PEER (a multiaddr with or without
 /p2p/<id>, host:port, [v6]:port or a bare address with the default port 7950).
 Returns once a full state exchange with at least one of them has completed;
-exit 1 with the reasons when none answered.
+exit 1 with the reasons when none answered. A busy seed is dialled again for up
+to 35 s and then given 20 s to answer; an address where nothing listens fails
+after three attempts.
 
 ${CLIENT_OPTIONS_HELP}
 `,

@@ -80,7 +80,8 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
       // 50 agents held 61 in its accept queue, finished ~3 a second, and most joiners
       // timed out and queued again. Refused at once, a joiner retries after a
       // jittered backoff (agent join keeps trying for 35 s). 50-agent herd: 10 and 6
-      // of 49 joins failed with 256 and longer retries (one run each), 0 and 0 with 8.
+      // of 49 joins failed with 256 (longer retries in the second run), 0 in each of three
+      // runs with 8.
       maxIncomingPendingConnections: MAX_INCOMING_PENDING,
       // libp2p also cuts every address dial at 6 s, under any longer signal the caller
       // passes: a join's later attempts (12 s) ended at 6 s on a loaded seed whose
