@@ -153,7 +153,8 @@ test('a real node keeps a dial attempt open as long as the caller asks, past lib
 test('dialSeed stops at its time budget, cutting the last attempt to what is left', async () => {
   let clock = 0
   const timeouts: number[] = []
-  // A busy seed: every attempt times out (the fake reads the attempt's own timeout from the clock it is given).
+  // A busy seed: every attempt runs into its own timeout (in real time); the budget's
+  // virtual clock then advances by what the attempt waited, and by each backoff slept.
   const busy = {
     dial: async (_addr: unknown, opts?: { signal?: AbortSignal }): Promise<never> => {
       const started = performance.now()

@@ -86,7 +86,7 @@ export class SerfCluster {
   }
 
   rssKb (): number[] {
-    return this.nodes.filter(n => n.proc.pid != null && n.proc.exitCode == null && n.proc.signalCode == null).map(n => readRssKb(n.proc.pid!))
+    return this.nodes.filter(n => n.proc.pid != null && n.proc.exitCode == null && n.proc.signalCode == null).map(n => readMemoryKb(n.proc.pid!).rssKb)
   }
 
   async stop (): Promise<void> {
@@ -98,10 +98,6 @@ export class SerfCluster {
     }))
     rmSync(this.dir, { recursive: true, force: true })
   }
-}
-
-export function readRssKb (pid: number): number {
-  return readMemoryKb(pid).rssKb
 }
 
 /**
