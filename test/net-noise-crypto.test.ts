@@ -29,6 +29,22 @@ test('a shared key agrees with the library default and the pure-JS implementatio
   }
 })
 
+test('HKDF agrees with the pure-JS implementation for every key and input length noise uses', () => {
+  for (const ikmLength of [0, 1, 32, 64, 100]) {
+    for (let i = 0; i < 10; i++) {
+      const ck = randomBytes(32)
+      const ikm = randomBytes(ikmLength)
+      const ours = fastNoiseCrypto.getHKDF(ck, ikm)
+      const library = pureJsCrypto.getHKDF(ck, ikm)
+      assert.is(ours.length, 3)
+      for (let k = 0; k < 3; k++) {
+        assert.is(ours[k].byteLength, 32)
+        assert.is(hex(ours[k]), hex(library[k]))
+      }
+    }
+  }
+})
+
 test('our exported key pair is the real one: the library derives the same shared key from our private bytes', () => {
   const ours = fastNoiseCrypto.generateX25519KeyPair()
   const theirs = defaultCrypto.generateX25519KeyPair()

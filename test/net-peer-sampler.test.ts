@@ -1,7 +1,9 @@
 import '../agent/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { dialDirections, planSampling, PeerSampler, type SampleMember, type SamplingInput } from '../agent/net/peer-sampler.js'
+import { dialDirections, planSampling, PeerSampler, RecentMembers, type SampleMember, type SamplerNode, type SamplingInput } from '../agent/net/peer-sampler.js'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
 
 function seeded (seed: number): () => number {
@@ -173,6 +175,50 @@ test('live: the dialler owns a connection: over the cap, connections this node d
     assert.is(fresh.status, 'open')
     sampler.stop(); patient.stop()
   } finally { await stopNodes(nodes) }
+})
+
+test('RecentMembers holds a member for holdMs from when it was added, then forgets it; 0 holds nobody', () => {
+  const recent = new RecentMembers(400)
+  recent.add('a', 1000)
+  assert.ok(recent.held('a', 1000))
+  assert.ok(recent.held('a', 1399))
+  assert.not.ok(recent.held('b', 1000))
+  assert.not.ok(recent.held('a', 1400))
+  assert.is(recent.size, 0)
+  recent.add('a', 2000); recent.delete('a')
+  assert.not.ok(recent.held('a', 2001))
+  const off = new RecentMembers(0)
+  off.add('a', 1000)
+  assert.not.ok(off.held('a', 1000))
+  for (const bad of [-1, Number.NaN, Infinity]) assert.throws(() => new RecentMembers(bad), /non-negative/)
+})
+
+test('the sampler leaves a just-learned member undialled, even one it probes, until the hold-off ends', async () => {
+  const ids = await Promise.all([0, 1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))
+  const [self, fresh, old] = ids
+  const dialled: string[] = []
+  const node: SamplerNode = {
+    peerId: peerIdFromString(self),
+    getConnections: () => [],
+    dial: async (peer) => { dialled.push(peer.toString()); throw new Error('not a real node') },
+    hangUp: async () => {},
+    peerStore: { merge: async () => undefined }
+  }
+  let now = 10_000
+  const recent = new RecentMembers(400)
+  recent.add(fresh, now)
+  const roster = [fresh, old].map(id => ({ id, addrs: ['/ip4/127.0.0.1/tcp/1'] }))
+  const sampler = new PeerSampler(node, { members: () => roster, ring: () => ({ observes: [fresh, old], neighbours: [] }), recent, now: () => now, min: 6, failureBackoffTicks: 100 })
+  const first = sampler.tick()
+  assert.equal(first.dial.map(m => m.id), [old])
+  now += 399
+  assert.equal(sampler.tick().dial, [])
+  now += 1
+  assert.equal(sampler.tick().dial.map(m => m.id), [fresh])
+  // Let the (failing) dials run to completion before checking what reached the node.
+  for (let i = 0; i < 50 && dialled.length < 2; i++) await new Promise(resolve => setImmediate(resolve))
+  assert.equal(dialled, [old, fresh])
+  sampler.stop()
 })
 
 test.run()

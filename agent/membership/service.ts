@@ -17,7 +17,7 @@ import type { MembershipPort } from '../map-service.js'
 import type { Logger } from '../log.js'
 import type { RingleaderNode } from '../net/create-node.js'
 import { parseJoinAddress, dialSeed, backoffDelay } from '../net/join-address.js'
-import { dialDirections, PeerSampler } from '../net/peer-sampler.js'
+import { dialDirections, PeerSampler, RecentMembers } from '../net/peer-sampler.js'
 import { JoinAddressError } from '../net/errors.js'
 import { incarnationStore, type IncarnationStore } from './incarnation-store.js'
 import { applyDeviceOp, encodeMetaFitting, encodeMetaOrThrow, metaFromConfig, type DeviceOp } from './meta.js'
@@ -62,6 +62,8 @@ const LEAVE_MAX_WAIT_MS = 2000
 // push-pull 10 s; this is the wait after the seed accepted our connection, within the
 // CLI's 60 s (dial attempts take at most 35 s, JOIN_DIAL_BUDGET_MS).
 const JOIN_REPLY_TIMEOUT_MS = 20_000
+/** How long a member just learned is left undialled by the sampler (at most half of probeGraceAfterAlive; RecentMembers). */
+const SAMPLE_HOLD_OFF_MS = 400
 // `agent join` keeps dialling a seed for up to 35 s (then up to 20 s for its answer:
 // 55 s, inside the CLI's 60). Three attempts used to be all, and in a 50-agent herd
 // on two cores those that lost them never joined; a seed that refuses connections
@@ -103,6 +105,8 @@ export class MembershipService implements Component, MembershipPort {
   private readonly stopController = new AbortController()
   private persistFailures = 0
   private samplerSoon = false
+  /** Members just learned, not dialled by the sampler yet. */
+  private recent = new RecentMembers(0)
   /** Push-pull requests waiting for their reply to go back in the response, by asker and seq. */
   private readonly inBand = new Map<string, (reply: MembershipMessage | undefined) => void>()
   /** Members this node has had a connection to (see dialPending). */
@@ -134,6 +138,8 @@ export class MembershipService implements Component, MembershipPort {
       now: this.now(),
       linkPending: (id) => this.dialPending(id)
     })
+    // At most half the probe grace: the member's first probe must find the connection up.
+    this.recent = new RecentMembers(Math.min(SAMPLE_HOLD_OFF_MS, Math.floor(this.core.config.probeGraceAfterAlive / 2)))
     this.transport = await startTransport({
       node: ctx.node,
       deliver: (from, msg, channel) => { this.onMessage(from, msg, channel) },
@@ -149,6 +155,8 @@ export class MembershipService implements Component, MembershipPort {
     this.sampler = new PeerSampler(ctx.node, {
       members: () => this.aliveOthers().map(e => ({ id: e.id, addrs: [...e.addrs] })),
       ring: () => this.samplingRing(),
+      recent: this.recent,
+      now: this.now,
       min: sampling.min ?? 6,
       max: sampling.max ?? 10,
       random: this.random
@@ -480,14 +488,18 @@ export class MembershipService implements Component, MembershipPort {
 
   private handleEvents (events: MemberEvent[]): void {
     if (events.length === 0) return
-    // A new member: connect to it now rather than at the next sampling round, so the
-    // first probes and gossip do not pay for the dial (a cold dial can outlast probeTimeout).
-    if (events.some(e => e.kind === 'join') && !this.samplerSoon) {
+    // A new member: connect to it as soon as the hold-off ends rather than at some
+    // later sampling round, so its first probes do not pay for the dial (a cold dial
+    // can outlast probeTimeout).
+    const joined = events.filter(e => e.kind === 'join')
+    for (const e of joined) this.recent.add(e.member.id, this.now())
+    if (joined.length > 0 && !this.samplerSoon) {
       this.samplerSoon = true
-      setImmediate(() => { this.samplerSoon = false; this.sampler?.tick() })
+      const timer = setTimeout(() => { this.samplerSoon = false; this.sampler?.tick() }, this.recent.holdMs)
+      timer.unref()
     }
     for (const e of events) {
-      if (e.kind === 'reap') { this.since.delete(e.member.id); this.connectedOnce.delete(e.member.id) }
+      if (e.kind === 'reap') { this.since.delete(e.member.id); this.connectedOnce.delete(e.member.id); this.recent.delete(e.member.id) }
       else if (e.kind !== 'update') this.since.set(e.member.id, e.at)
       else if (!this.since.has(e.member.id)) this.since.set(e.member.id, e.at)
       const out: MonitorEvent = {

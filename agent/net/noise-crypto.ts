@@ -5,7 +5,12 @@
 // ~0.47 ms per DH; a connection runs six (three per side), ~18 % of its CPU in a
 // warmed process. Here each key pair this node generates is imported once as a raw
 // JWK (no decoder) and keeps that KeyObject, and a peer's public key is imported as
-// a raw JWK too: ~0.04 ms per DH. Hash, HKDF and ChaCha20-Poly1305 are the library's.
+// a raw JWK too: ~0.04 ms per DH.
+//
+// The library's HKDF is @noble/hashes in JavaScript even on Node: three per
+// handshake side, run cold while a node accepts a burst of joins (a profile of a
+// seed taking four joins at once put ~28 ms in it). OpenSSL's HKDF is one call.
+// Hash and ChaCha20-Poly1305 are the library's.
 //
 // Never export from a KeyObject that generateKeyPairSync returned: on Node 20 the
 // export holds the key's mutex while it allocates, a GC in between runs the weak
@@ -13,7 +18,7 @@
 // process hangs for good (seen: an agent frozen in futex_wait mid-benchmark; a loop
 // of such exports hangs within a few thousand keys). The pair is generated as DER
 // bytes, as the library does, and only those bytes are imported.
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject } from 'node:crypto'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 
@@ -56,9 +61,19 @@ function generateX25519SharedKey (privateKey: KeyBytes, publicKey: KeyBytes): Ui
   return diffieHellman({ privateKey: own, publicKey: peer })
 }
 
+const HKDF_OUTPUT_BYTES = 96
+const NO_INFO = new Uint8Array(0)
+
+/** Noise's HKDF(ck, ikm) → three 32-byte outputs: RFC 5869 with salt = ck and empty info. */
+function getHKDF (ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array, Uint8Array] {
+  const okm = new Uint8Array(hkdfSync('sha256', ikm, ck, NO_INFO, HKDF_OUTPUT_BYTES))
+  return [okm.subarray(0, 32), okm.subarray(32, 64), okm.subarray(64, 96)]
+}
+
 /** The crypto to hand to `noise({ crypto })`. */
 export const fastNoiseCrypto: ICryptoInterface = {
   ...defaultCrypto,
+  getHKDF,
   generateX25519KeyPair,
   generateX25519SharedKey
 }

@@ -100,6 +100,39 @@ export function dialDirections (self: string, observes: readonly string[], obser
   return { dial: observes.filter(id => !wait.has(id)), awaited }
 }
 
+/**
+ * Members learned moments ago, left undialled for `holdMs`. While several nodes
+ * join at once every joiner learns every member and every member learns every
+ * joiner; dialling them all at once (~40 ms of CPU at each end per connection)
+ * competes for the CPU with the joins still in flight. The membership core does
+ * not probe a member just heard alive for probeGraceAfterAlive, so a hold-off well
+ * inside that costs no probe a dial.
+ */
+export class RecentMembers {
+  private readonly at = new Map<string, number>()
+
+  constructor (readonly holdMs: number) {
+    if (!(Number.isFinite(holdMs) && holdMs >= 0)) throw new RangeError(`hold-off must be a non-negative number of ms, got ${holdMs}`)
+  }
+
+  add (id: string, now: number): void {
+    if (this.holdMs > 0) this.at.set(id, now)
+  }
+
+  /** Whether `id` is still held off at `now`; forgets it once the hold-off is over. */
+  held (id: string, now: number): boolean {
+    const at = this.at.get(id)
+    if (at === undefined) return false
+    if (now - at < this.holdMs) return true
+    this.at.delete(id)
+    return false
+  }
+
+  delete (id: string): void { this.at.delete(id) }
+
+  get size (): number { return this.at.size }
+}
+
 /** The libp2p surface the sampler needs; a RingleaderNode fits. */
 export interface SamplerNode {
   peerId: PeerId
@@ -131,6 +164,10 @@ export interface PeerSamplerOptions {
   /** Connections younger than this are never closed (default 30 000 ms). */
   minConnectionAgeMs?: number
   random?: () => number
+  /** Members not to dial yet (just learned); connected and kept ones are unaffected. */
+  recent?: RecentMembers
+  /** Clock for connection ages and the hold-off (default Date.now). */
+  now?: () => number
   /** A dial failure; membership may take it as a hint. */
   onDialFailed?: (id: string, err: unknown) => void
 }
@@ -161,7 +198,7 @@ export class PeerSampler {
     // Hysteresis: a connection opened moments ago is not closed. While many members
     // join at once every node's ring neighbours keep changing; closing yesterday's
     // neighbour only to redial it a second later costs a handshake each time.
-    const now = Date.now()
+    const now = (this.opts.now ?? Date.now)()
     const minAge = this.opts.minConnectionAgeMs ?? 30_000
     const young = open.filter(c => now - c.timeline.open < minAge).map(c => c.remotePeer.toString())
     // The dialler owns a connection, whichever part of the agent dialled it (this
@@ -174,6 +211,11 @@ export class PeerSampler {
     try { members = this.opts.members() } catch { members = [] }
     let ring: { observes: readonly string[], neighbours: readonly string[], awaited?: readonly string[] } = { observes: [], neighbours: [] }
     try { ring = this.opts.ring?.() ?? ring } catch { /* sample without it */ }
+    const recent = this.opts.recent
+    if (recent !== undefined && recent.size > 0) {
+      members = members.filter(m => !recent.held(m.id, now))
+      ring = { ...ring, observes: ring.observes.filter(id => !recent.held(id, now)) }
+    }
     const plan = planSampling({
       self: this.node.peerId.toString(),
       connected,
