@@ -58,6 +58,12 @@ async function bundle (outfile: string, format: 'esm' | 'cjs', version: string):
     define: { RINGLEADER_BUNDLED_VERSION: JSON.stringify(version) },
     // cbor-x's optional native decoder: cbor-x falls back to plain JS without it.
     external: ['cbor-extract'],
+    // Without comments and indentation the bundle is ASCII and a third smaller. V8
+    // keeps a script's whole source in the heap for lazy compilation, and a single
+    // non-ASCII character (18 comment lines had one) stores all of it as UTF-16:
+    // 2.3 M characters took 4.7 MB of every agent's heap, now 1.6 MB (a lone
+    // agent's RSS 63.6 → 60.6 MB). Names are kept, so stack traces still read.
+    minifyWhitespace: true,
     legalComments: 'eof',
     logLevel: 'error'
   })

@@ -68,6 +68,12 @@ test('the bundle launcher (dist/agent-node) runs the agent: polyfill first, vers
   })
 })
 
+test('the bundle is ASCII, so V8 holds its source at one byte a character', () => {
+  const bytes = readFileSync(pkg.bundle)
+  const first = bytes.findIndex(b => b > 0x7f)
+  assert.is(first, -1, `non-ASCII byte at ${first}: ${bytes.subarray(Math.max(0, first - 40), first + 10).toString('utf8')}`)
+})
+
 test('dist/agent is a single executable on Linux and runs the agent by itself', async () => {
   if (process.platform !== 'linux') return
   assert.ok(pkg.sea, pkg.seaProblem)
