@@ -166,7 +166,7 @@ export interface PeerSamplerOptions {
   random?: () => number
   /** Members not to dial yet (just learned); connected and kept ones are unaffected. */
   recent?: RecentMembers
-  /** Clock for connection ages and the hold-off (default Date.now). */
+  /** The clock `recent` was stamped with (default Date.now); connection ages always use the wall clock. */
   now?: () => number
   /** A dial failure; membership may take it as a hint. */
   onDialFailed?: (id: string, err: unknown) => void
@@ -198,7 +198,7 @@ export class PeerSampler {
     // Hysteresis: a connection opened moments ago is not closed. While many members
     // join at once every node's ring neighbours keep changing; closing yesterday's
     // neighbour only to redial it a second later costs a handshake each time.
-    const now = (this.opts.now ?? Date.now)()
+    const now = Date.now() // libp2p stamps connection timelines with the wall clock
     const minAge = this.opts.minConnectionAgeMs ?? 30_000
     const young = open.filter(c => now - c.timeline.open < minAge).map(c => c.remotePeer.toString())
     // The dialler owns a connection, whichever part of the agent dialled it (this
@@ -213,8 +213,9 @@ export class PeerSampler {
     try { ring = this.opts.ring?.() ?? ring } catch { /* sample without it */ }
     const recent = this.opts.recent
     if (recent !== undefined && recent.size > 0) {
-      members = members.filter(m => !recent.held(m.id, now))
-      ring = { ...ring, observes: ring.observes.filter(id => !recent.held(id, now)) }
+      const at = (this.opts.now ?? Date.now)()
+      members = members.filter(m => !recent.held(m.id, at))
+      ring = { ...ring, observes: ring.observes.filter(id => !recent.held(id, at)) }
     }
     const plan = planSampling({
       self: this.node.peerId.toString(),
