@@ -13,6 +13,7 @@ import { gossipsub, StrictSign, type GossipSub } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
 import { installLazyWindowUpdates } from './yamux-window.js'
 import { fastNoiseCrypto } from './noise-crypto.js'
+import { keepSelfRecord } from './self-record.js'
 
 export type RingleaderServices = {
   identify: Identify
@@ -55,7 +56,7 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
   installLazyWindowUpdates()
   const usesMemory = opts.listen.some(a => a.startsWith('/memory/'))
   const usesTcp = opts.listen.some(a => !a.startsWith('/memory/'))
-  return await createLibp2p({
+  const node = await createLibp2p({
     privateKey: opts.privateKey,
     start: opts.start ?? true,
     addresses: { listen: opts.listen, announce: opts.announce },
@@ -115,6 +116,9 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
       })
     }
   })
+  // Identify then answers with a record sealed once, not one per connection.
+  keepSelfRecord(node, opts.privateKey)
+  return node
 }
 
 function countingMsgId (onCopy: () => void): typeof gossipFastMsgId {
