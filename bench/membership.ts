@@ -34,6 +34,7 @@
 // - false positives: 2 busy-loop processes load both cores for --fp-seconds;
 //   counts fail verdicts (and, for us, suspicions) about live nodes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { setMaxListeners } from 'node:events'
 import { readFileSync, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -171,6 +172,11 @@ class AgentCluster {
   readonly suspected: Array<Set<string>> = []
   private readonly stopMonitors = new AbortController()
   private base = ''
+
+  constructor () {
+    // One monitor stream per agent listens on this signal: 50 of them are expected.
+    setMaxListeners(0, this.stopMonitors.signal)
+  }
 
   /**
    * Starts n agents: one after another, standalone or (`rolling`) each but the first
