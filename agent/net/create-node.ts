@@ -116,7 +116,8 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
       })
     }
   })
-  // Identify then answers with a record sealed once, not one per connection.
+  // Identify then answers with a record sealed once, not one per connection. If
+  // sealing or storing fails, identify finds no record and seals its own, as before.
   keepSelfRecord(node, opts.privateKey)
   return node
 }

@@ -32,7 +32,7 @@ export interface SelfRecordNode {
 export interface SelfRecordKeeper {
   /** Seals and stores the record if the addresses changed since the last one; resolves when done. */
   refresh: () => Promise<void>
-  /** How many records were sealed (tests, status). */
+  /** How many records were sealed. */
   readonly sealed: number
   stop: () => void
 }
