@@ -14,6 +14,7 @@ import { CommandRegistry } from './socket/registry.js'
 import { StatusSocketServer } from './socket/server.js'
 import { registerBuiltinCommands } from './socket/builtin-commands.js'
 import { StatusBoard } from './status-board.js'
+import { loadedCodeCache } from './code-cache.js'
 import { VERSION } from './version.js'
 
 export interface DaemonContext {
@@ -77,6 +78,8 @@ export async function startDaemon (opts: DaemonOptions): Promise<RunningDaemon> 
     const status = new StatusBoard({ version: VERSION, pid: process.pid, dataDir: paths.root, now: opts.now ?? Date.now })
     // Where an agent's memory goes (RSS grows with its connections; see docs/benchmarks.md).
     status.addField('memory', () => memoryFigures(process.memoryUsage()))
+    // Whether V8 took the packaged agent's code cache (absent when run from build/).
+    status.addField('codeCache', () => loadedCodeCache())
     const registry = new CommandRegistry()
     registerBuiltinCommands(registry, status, log)
     const socket = new StatusSocketServer({ path: paths.socket, registry, log: log.child({ component: 'socket' }) })

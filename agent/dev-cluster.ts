@@ -34,7 +34,7 @@ const READY_TIMEOUT_MS = 20_000
 const DEVICES_PER_NODE = 2
 const RINGS_READY_TIMEOUT_MS = 60_000
 /** Small rings, and min_part_hours 0 so that a change visibly moves partitions at once. */
-function devRings (devices: number): string[] {
+export function devRings (devices: number): string[] {
   const replicas = Math.min(3, devices)
   return [`account:8:${replicas}:0`, `container:8:${replicas}:0`, `object:10:${replicas}:0`]
 }

@@ -3,7 +3,10 @@
 //   dist/agent        one self-contained executable: a copy of this node binary with
 //                     the bundled agent injected as a single-executable-application
 //                     (SEA) blob. Needs nothing else on the host.
-//   dist/agent.mjs    the agent bundled into one ESM file by esbuild
+//   dist/agent.mjs    the bundle's entry (bundle-main.ts): compiles and runs
+//   dist/agent-code.cjs   the agent bundled into one CommonJS file by esbuild, with
+//   dist/agent-code.cache the V8 code cache a short training cluster made for it
+//                     (code-cache.ts, code-cache-training.ts)
 //   dist/agent-node   a sh launcher running agent.mjs with the node on PATH; it uses
 //                     less memory than the SEA (docs/benchmarks.md), so the Docker
 //                     image runs this one
@@ -13,7 +16,7 @@
 // does that step for Linux ELF. Where it cannot (another OS, a node without the SEA
 // fuse), dist/agent becomes a copy of the launcher and the result says why.
 // Run from the repository root after `npm run build`:  node build/agent/package-sea.js [OUT_DIR]
-import { build } from 'esbuild'
+import { build, type BuildOptions } from 'esbuild'
 import { execFile } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -22,20 +25,30 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { injectSeaBlob } from './sea-inject.js'
 import { AGENT_ENV, AGENT_NODE_FLAGS } from './node-flags.js'
+import { CODE_FILE, CODE_PREFIX, CODE_SUFFIX } from './bundle-loader.js'
+import { trainCodeCache } from './code-cache-training.js'
 
 const run = promisify(execFile)
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 
 export interface PackageResult {
+  /** dist/agent.mjs, the entry. */
   bundle: string
+  /** dist/agent-code.cjs, the agent code it runs. */
+  code: string
   launcher: string
   /** dist/agent: the single executable, or a copy of the launcher when sea is false. */
   executable: string
   sea: boolean
   /** Why dist/agent is not a single executable (when sea is false). */
   seaProblem?: string
+  /** Size of the agent code. */
   bundleBytes: number
   executableBytes: number
+  /** Bytes of dist/agent-code.cache, or 0 without one. */
+  codeCacheBytes: number
+  /** Why there is no code cache (training failed or was skipped). */
+  codeCacheProblem?: string
 }
 
 const LAUNCHER = `#!/bin/sh
@@ -45,28 +58,40 @@ ${Object.entries(AGENT_ENV).map(([k, v]) => `export ${k}="\${${k}:-${v}}"`).join
 exec "\${RINGLEADER_NODE:-node}" ${AGENT_NODE_FLAGS.join(' ')} "$here/agent.mjs" "$@"
 `
 
-async function bundle (outfile: string, format: 'esm' | 'cjs', version: string): Promise<void> {
-  await build({
+const BUNDLE_OPTIONS: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  // cbor-x's optional native decoder: cbor-x falls back to plain JS without it.
+  external: ['cbor-extract'],
+  // Without comments and indentation the bundle is ASCII and a third smaller. V8
+  // keeps a script's whole source in the heap for lazy compilation, and a single
+  // non-ASCII character (18 comment lines had one) stores all of it as UTF-16:
+  // 2.3 M characters took 4.7 MB of every agent's heap, now 1.6 MB (a lone
+  // agent's RSS 63.6 → 60.6 MB). Names are kept, so stack traces still read.
+  minifyWhitespace: true,
+  legalComments: 'eof',
+  logLevel: 'error'
+}
+
+/** The agent as one CommonJS script (what the SEA runs). */
+async function bundleCommonJs (version: string): Promise<string> {
+  const out = await build({
+    ...BUNDLE_OPTIONS,
     entryPoints: [join(ROOT, 'build/agent/cli.js')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format,
-    target: 'node20',
-    // CommonJS dependencies inside an ESM bundle still call require().
-    banner: format === 'esm' ? { js: "import { createRequire as __rlCreateRequire } from 'node:module'; const require = __rlCreateRequire(import.meta.url);" } : undefined,
+    format: 'cjs',
     define: { RINGLEADER_BUNDLED_VERSION: JSON.stringify(version) },
-    // cbor-x's optional native decoder: cbor-x falls back to plain JS without it.
-    external: ['cbor-extract'],
-    // Without comments and indentation the bundle is ASCII and a third smaller. V8
-    // keeps a script's whole source in the heap for lazy compilation, and a single
-    // non-ASCII character (18 comment lines had one) stores all of it as UTF-16:
-    // 2.3 M characters took 4.7 MB of every agent's heap, now 1.6 MB (a lone
-    // agent's RSS 63.6 → 60.6 MB). Names are kept, so stack traces still read.
-    minifyWhitespace: true,
-    legalComments: 'eof',
-    logLevel: 'error'
+    write: false
   })
+  const text = out.outputFiles?.[0]?.text
+  if (text === undefined) throw new Error('esbuild wrote no output')
+  return text.replace(/^#!.*\n/, '')
+}
+
+/** dist/agent.mjs (the loader) and dist/agent-code.cjs (the agent in its module wrapper; bundle-loader.ts). */
+async function bundleWithLoader (outDir: string, code: string): Promise<void> {
+  await writeFile(join(outDir, CODE_FILE), CODE_PREFIX + code + CODE_SUFFIX)
+  await build({ ...BUNDLE_OPTIONS, entryPoints: [join(ROOT, 'build/agent/bundle-main.js')], format: 'esm', outfile: join(outDir, 'agent.mjs') })
 }
 
 async function writeExecutable (path: string, data: Uint8Array | string): Promise<void> {
@@ -77,13 +102,13 @@ async function writeExecutable (path: string, data: Uint8Array | string): Promis
 }
 
 /** Builds the SEA into `target`; returns a reason instead when it cannot. */
-async function buildSea (target: string, version: string): Promise<string | undefined> {
+async function buildSea (target: string, version: string, code: string): Promise<string | undefined> {
   const work = await mkdtemp(join(tmpdir(), 'rl-sea-'))
   try {
     const main = join(work, 'agent.cjs')
     const blob = join(work, 'agent.blob')
     // Node 20's SEA runs one CommonJS script.
-    await bundle(main, 'cjs', version)
+    await writeFile(main, code)
     await writeFile(join(work, 'sea-config.json'), JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true }))
     await run(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], { cwd: work })
     let image: Buffer
@@ -103,25 +128,39 @@ async function buildSea (target: string, version: string): Promise<string | unde
   }
 }
 
-export async function packageAgent (outDir: string, opts: { sea?: boolean } = {}): Promise<PackageResult> {
+export async function packageAgent (outDir: string, opts: { sea?: boolean, codeCache?: boolean } = {}): Promise<PackageResult> {
   await mkdir(outDir, { recursive: true })
   const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }
-  const bundlePath = join(outDir, 'agent.mjs')
-  await bundle(bundlePath, 'esm', version)
+  const code = await bundleCommonJs(version)
+  await bundleWithLoader(outDir, code)
   const launcher = join(outDir, 'agent-node')
   await writeExecutable(launcher, LAUNCHER)
 
+  let codeCacheBytes = 0
+  let codeCacheProblem: string | undefined = 'skipped (codeCache: false)'
+  if (opts.codeCache !== false) {
+    try {
+      codeCacheBytes = await trainCodeCache(outDir)
+      codeCacheProblem = undefined
+    } catch (err) {
+      codeCacheProblem = (err as Error).message
+    }
+  }
+
   const executable = join(outDir, 'agent')
-  const seaProblem = opts.sea === false ? 'skipped (sea: false)' : await buildSea(executable, version)
+  const seaProblem = opts.sea === false ? 'skipped (sea: false)' : await buildSea(executable, version, code)
   if (seaProblem !== undefined) await writeExecutable(executable, LAUNCHER)
   return {
-    bundle: bundlePath,
+    bundle: join(outDir, 'agent.mjs'),
+    code: join(outDir, CODE_FILE),
     launcher,
     executable,
     sea: seaProblem === undefined,
     ...(seaProblem !== undefined ? { seaProblem } : {}),
-    bundleBytes: (await stat(bundlePath)).size,
-    executableBytes: (await stat(executable)).size
+    bundleBytes: (await stat(join(outDir, CODE_FILE))).size,
+    executableBytes: (await stat(executable)).size,
+    codeCacheBytes,
+    ...(codeCacheProblem !== undefined ? { codeCacheProblem } : {})
   }
 }
 
@@ -131,6 +170,7 @@ if (isMain) {
   packageAgent(outDir).then(r => {
     process.stdout.write(JSON.stringify(r, null, 2) + '\n')
     if (!r.sea) process.stderr.write(`package: dist/agent is the launcher, not a single executable: ${r.seaProblem ?? ''}\n`)
+    if (r.codeCacheProblem !== undefined) process.stderr.write(`package: no code cache, the agent compiles as it runs: ${r.codeCacheProblem}\n`)
   }, (err: unknown) => {
     process.stderr.write(`package: ${(err as Error).message}\n`)
     process.exitCode = 1

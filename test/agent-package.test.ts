@@ -3,12 +3,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { packageAgent, type PackageResult } from '../agent/package-sea.js'
 import { injectSeaBlob, SeaInjectError, SEA_FUSE } from '../agent/sea-inject.js'
 import { VERSION } from '../agent/version.js'
 import { AGENT_ENV, AGENT_NODE_FLAGS } from '../agent/node-flags.js'
 import { callAgent } from '../agent/socket/client.js'
+import { CODE_PREFIX } from '../agent/bundle-loader.js'
 import { makeTempDir, waitFor, cleanupAgents } from './helpers/agent-process.js'
 
 let pkg: PackageResult
@@ -69,9 +71,67 @@ test('the bundle launcher (dist/agent-node) runs the agent: polyfill first, vers
 })
 
 test('the bundle is ASCII, so V8 holds its source at one byte a character', () => {
-  const bytes = readFileSync(pkg.bundle)
+  const bytes = readFileSync(pkg.code)
   const first = bytes.findIndex(b => b > 0x7f)
   assert.is(first, -1, `non-ASCII byte at ${first}: ${bytes.subarray(Math.max(0, first - 40), first + 10).toString('utf8')}`)
+})
+
+/** Starts the agent, returns its status and stderr once it has started, then kills it. */
+interface CodeCacheStatus { nodeId: string | null, codeCache?: { state: string, reason?: string, bytes?: number } }
+
+async function startedStatus (cmd: string, args: string[]): Promise<{ status: CodeCacheStatus, stderr: string }> {
+  const dataDir = join(await makeTempDir(), 'd')
+  const agent = spawn(cmd, [...args, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  agent.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
+  try {
+    const status = await waitFor(`${cmd} to answer`, async () => {
+      const s = await callAgent(join(dataDir, 'agent.sock'), 'status', {}, { timeoutMs: 1000 }) as CodeCacheStatus
+      return s.nodeId !== null ? s : undefined
+    }, 15_000)
+    return { status, stderr }
+  } finally {
+    agent.kill('SIGKILL')
+  }
+}
+
+test('the package carries a code cache made at package time, and V8 takes it', async () => {
+  assert.is(pkg.codeCacheProblem, undefined)
+  assert.ok(pkg.codeCacheBytes > 500_000, `${pkg.codeCacheBytes} bytes`)
+  const { status } = await startedStatus(pkg.launcher, [])
+  assert.is(status.codeCache?.state, 'accepted', JSON.stringify(status.codeCache))
+  assert.is(status.codeCache?.bytes, pkg.codeCacheBytes - 80) // the seal's header
+})
+
+test('a damaged, foreign or missing code cache only costs speed: the agent runs and says why', async () => {
+  const dir = await makeTempDir()
+  for (const f of ['agent.mjs', 'agent-code.cjs', 'agent-code.cache']) await copyFile(join(pkg.code, '..', f), join(dir, f))
+  const entry = join(dir, 'agent.mjs')
+  const sealed = await readFile(join(dir, 'agent-code.cache'))
+
+  // Other V8 flags than the training's: V8 refuses it itself.
+  const rejected = await startedStatus(process.execPath, [entry])
+  assert.is(rejected.status.codeCache?.state, 'rejected')
+
+  const flipped = Buffer.from(sealed)
+  flipped[flipped.length - 1000] ^= 0x01
+  await writeFile(join(dir, 'agent-code.cache'), flipped)
+  const damaged = await startedStatus(process.execPath, [...AGENT_NODE_FLAGS, entry])
+  assert.equal(damaged.status.codeCache, { state: 'invalid', reason: 'payload checksum mismatch' })
+  assert.match(damaged.stderr, /not using .*agent-code\.cache: payload checksum mismatch/)
+
+  // The code changed under an intact cache (same length, so V8 alone would take it).
+  await writeFile(join(dir, 'agent-code.cache'), sealed)
+  const code = await readFile(join(dir, 'agent-code.cjs'))
+  const space = code.indexOf(' ', CODE_PREFIX.length) // a space between tokens or in a message: a tab means the same
+  code[space] = 0x09
+  await writeFile(join(dir, 'agent-code.cjs'), code)
+  const foreign = await startedStatus(process.execPath, [...AGENT_NODE_FLAGS, entry])
+  assert.equal(foreign.status.codeCache, { state: 'invalid', reason: 'made for another build of the agent code' })
+
+  await rm(join(dir, 'agent-code.cache'))
+  const absent = await startedStatus(process.execPath, [...AGENT_NODE_FLAGS, entry])
+  assert.equal(absent.status.codeCache, { state: 'absent' })
 })
 
 test('dist/agent is a single executable on Linux and runs the agent by itself', async () => {
