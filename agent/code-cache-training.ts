@@ -9,6 +9,7 @@
 // second agent writes its cache (SIGUSR2, see bundle-loader.ts). The node flags are
 // the launcher's: V8 rejects a cache made under other flags.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,8 +35,20 @@ const DEVICES = ['sdb:100', 'sdc:100']
 
 function sleep (ms: number): Promise<void> { return new Promise(resolve => setTimeout(resolve, ms)) }
 
-async function until<T> (what: string, deadline: number, probe: () => Promise<T | undefined>): Promise<T> {
+/** The end of a training agent's log, for the error (the logs go with the temp dir). */
+function logTail (path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim().slice(-400)
+  } catch {
+    return '(no log)'
+  }
+}
+
+/** Polls `probe` until it gives a value; fails at the deadline, or at once when `fatal` says why. */
+async function until<T> (what: string, deadline: number, probe: () => Promise<T | undefined>, fatal: () => string | undefined = () => undefined): Promise<T> {
   while (Date.now() < deadline) {
+    const reason = fatal()
+    if (reason !== undefined) throw new Error(`code cache training: ${reason}`)
     try {
       const v = await probe()
       if (v !== undefined) return v
@@ -67,10 +80,9 @@ export async function trainCodeCache (dir: string, opts: TrainingOptions = {}): 
       const node: TrainingNode = { dataDir, socket: join(dataDir, 'agent.sock'), child }
       nodes.push(node)
       const status = await until(`agent ${i} to start`, deadline, async () => {
-        if (child.exitCode !== null) throw new Error(`code cache training: agent ${i} exited with code ${child.exitCode}`)
         const s = await callAgent(node.socket, 'status', {}, { timeoutMs: 2000 }) as { listen?: string[], nodeId?: string | null, state?: string }
         return hasStarted(s) ? s : undefined
-      })
+      }, () => child.exitCode !== null || child.signalCode !== null ? `agent ${i} exited (${child.exitCode ?? child.signalCode}): ${logTail(join(base, `${i}.log`))}` : undefined)
       node.addr = status.listen?.[0]
       if (i === TRAINED) await callAgent(node.socket, 'join', { addrs: [nodes[0].addr] }, { timeoutMs: 30_000 })
     }

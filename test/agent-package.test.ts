@@ -2,7 +2,7 @@ import '../agent/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { packageAgent, type PackageResult } from '../agent/package-sea.js'
@@ -11,6 +11,7 @@ import { VERSION } from '../agent/version.js'
 import { AGENT_ENV, AGENT_NODE_FLAGS } from '../agent/node-flags.js'
 import { callAgent } from '../agent/socket/client.js'
 import { CODE_PREFIX } from '../agent/bundle-loader.js'
+import { trainCodeCache } from '../agent/code-cache-training.js'
 import { makeTempDir, waitFor, cleanupAgents } from './helpers/agent-process.js'
 
 let pkg: PackageResult
@@ -132,6 +133,21 @@ test('a damaged, foreign or missing code cache only costs speed: the agent runs 
   await rm(join(dir, 'agent-code.cache'))
   const absent = await startedStatus(process.execPath, [...AGENT_NODE_FLAGS, entry])
   assert.equal(absent.status.codeCache, { state: 'absent' })
+})
+
+test('a training run that cannot finish leaves no cache and no agent behind', async () => {
+  const dir = await makeTempDir()
+  for (const f of ['agent.mjs', 'agent-code.cjs', 'agent-code.cache']) await copyFile(join(pkg.code, '..', f), join(dir, f))
+  // Too short to start even one agent: the training gives up, and the cache that was
+  // there (from another build, as far as it knows) is gone rather than left beside the code.
+  const err = await trainCodeCache(dir, { timeoutMs: 1 }).then(() => undefined, (e: unknown) => e as Error)
+  assert.instance(err, Error)
+  assert.match(String(err?.message), /code cache training: timed out waiting for agent 0 to start/, String(err?.message))
+  assert.not.ok(existsSync(join(dir, 'agent-code.cache')))
+  const running = readdirSync('/proc').filter(p => /^\d+$/.test(p)).filter(pid => {
+    try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir) } catch { return false }
+  })
+  assert.equal(running, [])
 })
 
 test('dist/agent is a single executable on Linux and runs the agent by itself', async () => {
