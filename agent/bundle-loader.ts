@@ -5,11 +5,11 @@
 //
 // The code file is the CommonJS bundle wrapped in a function expression, so that the
 // source V8 compiles (and keys the cache on) is exactly the file's bytes.
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { Script, constants } from 'node:vm'
-import { CODE_CACHE_STATE_KEY, openCodeCache, sealCodeCache, type CodeCacheState } from './code-cache.js'
+import { CODE_CACHE_STATE_KEY, MAX_CODE_CACHE_BYTES, openCodeCache, sealCodeCache, type CodeCacheState } from './code-cache.js'
 
 export const CODE_FILE = 'agent-code.cjs'
 export const CACHE_FILE = 'agent-code.cache'
@@ -29,6 +29,10 @@ type CommonJsWrapper = (exports: unknown, require: NodeJS.Require, module: { exp
 export function readCodeCache (path: string, code: Buffer): { cachedData?: Buffer, state: CodeCacheState } {
   let file: Buffer
   try {
+    // Looked at before it is read: a pipe would block the start, a huge file fill memory.
+    const stat = statSync(path)
+    if (!stat.isFile()) return { state: { state: 'invalid', reason: 'not a regular file' } }
+    if (stat.size > MAX_CODE_CACHE_BYTES) return { state: { state: 'invalid', reason: `${stat.size} bytes, more than ${MAX_CODE_CACHE_BYTES}` } }
     file = readFileSync(path)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: { state: 'absent' } }

@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtemp, writeFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CodeCacheError, MAX_CODE_CACHE_BYTES, openCodeCache, sealCodeCache } from '../agent/code-cache.js'
@@ -61,10 +62,17 @@ test('the loader reads a cache file as accepted, absent or invalid (before V8 se
     const bad = readCodeCache(path, code)
     assert.is(bad.state.state, 'invalid')
     assert.is(bad.cachedData, undefined)
-    // A directory where the file should be: reported, not thrown.
+    // A directory, a named pipe (reading it would block the start) or a huge file
+    // where the cache should be: reported, not read, not thrown.
     await rm(path)
-    await (await import('node:fs/promises')).mkdir(path)
-    assert.is(readCodeCache(path, code).state.state, 'invalid')
+    await mkdir(path)
+    assert.equal(readCodeCache(path, code).state, { state: 'invalid', reason: 'not a regular file' })
+    await rm(path, { recursive: true })
+    execFileSync('mkfifo', [path])
+    assert.equal(readCodeCache(path, code).state, { state: 'invalid', reason: 'not a regular file' })
+    await rm(path)
+    await truncate(await writeFile(path, '').then(() => path), MAX_CODE_CACHE_BYTES + 1)
+    assert.equal(readCodeCache(path, code).state, { state: 'invalid', reason: `${MAX_CODE_CACHE_BYTES + 1} bytes, more than ${MAX_CODE_CACHE_BYTES}` })
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
