@@ -1,6 +1,7 @@
-// How the packaged agent starts (dist/agent.mjs is bundle-main.ts): it compiles the
-// bundled agent code (dist/agent-code.cjs) with the V8 code cache beside it
-// (dist/agent-code.cache, see code-cache.ts) and runs it. A missing, damaged or
+// How the packaged agent starts (dist/agent.mjs is bundle-main.ts; the single
+// executable's main script is sea-main.ts): it compiles the bundled agent code
+// (dist/agent-code.cjs, or the executable's asset) with the V8 code cache made for
+// it (dist/agent-code.cache, or an asset; see code-cache.ts) and runs it. A missing, damaged or
 // foreign cache only costs speed: the code is then compiled as it runs, as before.
 //
 // The code file is the CommonJS bundle wrapped in a function expression, so that the
@@ -13,6 +14,9 @@ import { CODE_CACHE_STATE_KEY, MAX_CODE_CACHE_BYTES, openCodeCache, sealCodeCach
 
 export const CODE_FILE = 'agent-code.cjs'
 export const CACHE_FILE = 'agent-code.cache'
+/** The same two as assets of the single executable (sea-main.ts). */
+export const SEA_CODE_ASSET = CODE_FILE
+export const SEA_CACHE_ASSET = CACHE_FILE
 /** The wrapper the code file starts with (the parameters of a CommonJS module). */
 export const CODE_PREFIX = '(function (exports, require, module, __filename, __dirname) {'
 export const CODE_SUFFIX = '\n})'
@@ -38,26 +42,49 @@ export function readCodeCache (path: string, code: Buffer): { cachedData?: Buffe
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: { state: 'absent' } }
     return { state: { state: 'invalid', reason: (err as Error).message } }
   }
+  return checkCodeCache(code, file)
+}
+
+/** What to hand V8 for `code`, from the bytes of a sealed cache (undefined: there is none). */
+export function checkCodeCache (code: Buffer, file: Buffer | undefined): { cachedData?: Buffer, state: CodeCacheState } {
+  if (file === undefined) return { state: { state: 'absent' } }
   const opened = openCodeCache(code, file)
   if ('reason' in opened) return { state: { state: 'invalid', reason: opened.reason } }
   return { cachedData: opened.payload, state: { state: 'accepted', bytes: opened.payload.byteLength } }
 }
 
-/** Compiles and runs the agent code in `dir`; returns what became of the cache. */
+/** The agent code and its sealed cache, wherever the package keeps them. */
+export interface AgentCodeSource {
+  code: Buffer
+  /** The code's name in stack traces, and the base of its require(). */
+  codePath: string
+  dir: string
+  /** The cache's reading (readCodeCache), and its name for messages. */
+  cache: { cachedData?: Buffer, state: CodeCacheState }
+  cacheName: string
+}
+
+/** Compiles and runs the agent code in `dir` (dist/agent.mjs); returns what became of the cache. */
 export function runBundledAgent (dir: string, env: NodeJS.ProcessEnv = process.env): CodeCacheState {
   const codePath = join(dir, CODE_FILE)
   const code = readFileSync(codePath)
+  const cachePath = join(dir, CACHE_FILE)
+  return runAgentCode({ code, codePath, dir, cache: readCodeCache(cachePath, code), cacheName: cachePath }, env)
+}
+
+/** Compiles the agent code, with its cache when that checked out, and runs it. */
+export function runAgentCode (src: AgentCodeSource, env: NodeJS.ProcessEnv = process.env): CodeCacheState {
+  const { code, codePath, dir, cache } = src
   const source = code.toString('utf8')
   if (!source.startsWith(CODE_PREFIX)) throw new Error(`${codePath} is not a packaged agent (it does not start with the module wrapper)`)
-  const read = readCodeCache(join(dir, CACHE_FILE), code)
   const script = new Script(source, {
     filename: codePath,
-    ...(read.cachedData !== undefined ? { cachedData: read.cachedData } : {}),
+    ...(cache.cachedData !== undefined ? { cachedData: cache.cachedData } : {}),
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
   })
-  let state = read.state
+  let state = cache.state
   if (state.state === 'accepted' && script.cachedDataRejected === true) state = { state: 'rejected', bytes: state.bytes }
-  if (state.state === 'invalid') process.stderr.write(`agent: not using ${join(dir, CACHE_FILE)}: ${state.reason}\n`)
+  if (state.state === 'invalid') process.stderr.write(`agent: not using ${src.cacheName}: ${state.reason}\n`)
   ;(globalThis as Record<symbol, CodeCacheState>)[CODE_CACHE_STATE_KEY] = state
 
   const training = env[TRAINING_ENV]

@@ -7,7 +7,8 @@
 // bootstraps the cluster map and every node installs the rings; a few seconds more
 // cover the joiners' follow-up push-pulls, probes and the sampler's dials. Then the
 // second agent writes its cache (SIGUSR2, see bundle-loader.ts). The node flags are
-// the launcher's: V8 rejects a cache made under other flags.
+// the launcher's: V8 rejects a cache made under other flags. The single executable,
+// which runs without them, is trained by running it (package-sea.ts).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises'
@@ -21,6 +22,10 @@ import { CACHE_FILE, CODE_FILE, TRAINING_ENV } from './bundle-loader.js'
 import { openCodeCache } from './code-cache.js'
 
 export interface TrainingOptions {
+  /** How to run the agent: program and arguments before `start` (default: this node with the launcher's flags and DIR/agent.mjs). */
+  command?: string[]
+  /** Where the cache goes (default DIR/agent-code.cache). */
+  target?: string
   /** The whole run (default 90 s); the package then goes without a cache. */
   timeoutMs?: number
   /** After the rings are installed, before the cache is taken (default 3500 ms: past the 3 s follow-up push-pull). */
@@ -58,24 +63,25 @@ async function until<T> (what: string, deadline: number, probe: () => Promise<T 
   throw new Error(`code cache training: timed out waiting for ${what}`)
 }
 
-/** Trains dist/agent-code.cache for the package in `dir`; resolves with its size in bytes. */
+/** Trains the code cache for the agent code in `dir` (DIR/agent-code.cjs); resolves with its size in bytes. */
 export async function trainCodeCache (dir: string, opts: TrainingOptions = {}): Promise<number> {
   const deadline = Date.now() + (opts.timeoutMs ?? 90_000)
-  const target = join(dir, CACHE_FILE)
+  const target = opts.target ?? join(dir, CACHE_FILE)
+  const [program, ...prefix] = opts.command ?? [process.execPath, ...AGENT_NODE_FLAGS, join(dir, 'agent.mjs')]
   await rm(target, { force: true }) // never leave another build's cache beside this code
   const base = await mkdtemp(join(tmpdir(), 'rl-train-'))
   const nodes: TrainingNode[] = []
   try {
     for (let i = 0; i < NODES; i++) {
       const dataDir = join(base, String(i))
-      const args = [...AGENT_NODE_FLAGS, join(dir, 'agent.mjs'), 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'info',
+      const args = [...prefix, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'info',
         '--zone', String(i + 1), '--storage-ip', '127.0.0.1', '--storage-port', String(6200 + 10 * i),
         ...DEVICES.flatMap(d => ['--device', d]), '--rebalance-delay', '300',
         ...(i === 2 ? ['--join', nodes[TRAINED].addr as string] : [])]
       const log = await open(join(base, `${i}.log`), 'a')
       const env = agentEnv()
       if (i === TRAINED) env[TRAINING_ENV] = target
-      const child = spawn(process.execPath, args, { stdio: ['ignore', log.fd, log.fd], env })
+      const child = spawn(program, args, { stdio: ['ignore', log.fd, log.fd], env })
       await log.close()
       const node: TrainingNode = { dataDir, socket: join(dataDir, 'agent.sock'), child }
       nodes.push(node)

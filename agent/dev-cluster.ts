@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, mkdir, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
 import { callAgent } from './socket/client.js'
 import { dataDirPaths } from './data-dir.js'
@@ -105,9 +106,16 @@ async function stopAll (nodes: DevNode[]): Promise<void> {
 }
 
 /** How to run this same agent again: node + script, or the single executable itself. */
-async function selfInvocation (cliPath: string | undefined): Promise<{ command: string, prefix: string[], shown: string }> {
-  // node:sea exists from Node 20.12; loaded lazily so older Node 20 still runs the rest.
-  const sea = await import('node:sea').catch(() => undefined)
+function selfInvocation (cliPath: string | undefined): { command: string, prefix: string[], shown: string } {
+  // node:sea exists from Node 20.12, so it is looked up at run time. Through require,
+  // not import(): the packaged agent's code runs in a vm.Script, where import() is
+  // an experimental path (it warns) and, inside the single executable, finds no sea.
+  let sea: { isSea: () => boolean } | undefined
+  try {
+    sea = createRequire(process.execPath)('node:sea') as { isSea: () => boolean }
+  } catch {
+    sea = undefined
+  }
   if (cliPath === undefined && sea?.isSea() === true) return { command: process.execPath, prefix: [], shown: process.execPath }
   const script = cliPath ?? process.argv[1]
   return { command: process.execPath, prefix: [...AGENT_NODE_FLAGS, script], shown: `node ${relative(process.cwd(), script) || script}` }
@@ -115,7 +123,7 @@ async function selfInvocation (cliPath: string | undefined): Promise<{ command: 
 
 export async function runDevCluster (opts: DevClusterOptions): Promise<number> {
   const { io } = opts
-  const self = await selfInvocation(opts.cliPath)
+  const self = selfInvocation(opts.cliPath)
   const stopRequested = opts.until ?? signalled()
   const base = await mkdtemp(join(tmpdir(), 'ringleader-dev-'))
   const nodes: DevNode[] = []

@@ -1,8 +1,10 @@
 // npm run package: build the shippable agent.
 //
 //   dist/agent        one self-contained executable: a copy of this node binary with
-//                     the bundled agent injected as a single-executable-application
-//                     (SEA) blob. Needs nothing else on the host.
+//                     the agent injected as a single-executable-application (SEA)
+//                     blob: sea-main.ts, with the agent code and a code cache
+//                     trained by running the executable itself as assets. Needs
+//                     nothing else on the host.
 //   dist/agent.mjs    the bundle's entry (bundle-main.ts): compiles and runs
 //   dist/agent-code.cjs   the agent bundled into one CommonJS file by esbuild, with
 //   dist/agent-code.cache the V8 code cache a short training cluster made for it
@@ -25,7 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { injectSeaBlob } from './sea-inject.js'
 import { AGENT_ENV, AGENT_NODE_FLAGS } from './node-flags.js'
-import { CODE_FILE, CODE_PREFIX, CODE_SUFFIX } from './bundle-loader.js'
+import { CACHE_FILE, CODE_FILE, CODE_PREFIX, CODE_SUFFIX, SEA_CACHE_ASSET, SEA_CODE_ASSET } from './bundle-loader.js'
 import { trainCodeCache } from './code-cache-training.js'
 
 const run = promisify(execFile)
@@ -49,6 +51,10 @@ export interface PackageResult {
   codeCacheBytes: number
   /** Why there is no code cache (training failed or was skipped). */
   codeCacheProblem?: string
+  /** Bytes of the single executable's own code cache asset, or 0. */
+  seaCodeCacheBytes: number
+  /** Why the single executable has no code cache. */
+  seaCodeCacheProblem?: string
 }
 
 const LAUNCHER = `#!/bin/sh
@@ -74,7 +80,7 @@ const BUNDLE_OPTIONS: BuildOptions = {
   logLevel: 'error'
 }
 
-/** The agent as one CommonJS script (what the SEA runs). */
+/** The agent as one CommonJS script (bundleWithLoader wraps it; the SEA carries the same file). */
 async function bundleCommonJs (version: string): Promise<string> {
   const out = await build({
     ...BUNDLE_OPTIONS,
@@ -101,28 +107,58 @@ async function writeExecutable (path: string, data: Uint8Array | string): Promis
   await rename(temp, path)
 }
 
-/** Builds the SEA into `target`; returns a reason instead when it cannot. */
-async function buildSea (target: string, version: string, code: string): Promise<string | undefined> {
+interface SeaOutcome {
+  /** Why there is no single executable. */
+  problem?: string
+  cacheBytes: number
+  /** Why it has no code cache. */
+  cacheProblem?: string
+}
+
+/**
+ * Builds the single executable into `target`: sea-main.ts as its main script, the
+ * agent code in `dir` as an asset and, when `train`, a code cache as a second
+ * asset, made by running the executable built without it (it cannot take the
+ * launcher's node flags, so the bundle's cache would be refused).
+ */
+async function buildSea (target: string, version: string, dir: string, train: boolean): Promise<SeaOutcome> {
   const work = await mkdtemp(join(tmpdir(), 'rl-sea-'))
   try {
-    const main = join(work, 'agent.cjs')
-    const blob = join(work, 'agent.blob')
     // Node 20's SEA runs one CommonJS script.
-    await writeFile(main, code)
-    await writeFile(join(work, 'sea-config.json'), JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true }))
-    await run(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], { cwd: work })
-    let image: Buffer
-    try {
-      image = injectSeaBlob(await readFile(process.execPath), await readFile(blob))
-    } catch (err) {
-      return `cannot inject into ${process.execPath}: ${(err as Error).message}`
+    const main = join(work, 'sea-main.cjs')
+    await build({ ...BUNDLE_OPTIONS, entryPoints: [join(ROOT, 'build/agent/sea-main.js')], format: 'cjs', outfile: main })
+    const node = await readFile(process.execPath)
+    const assemble = async (assets: Record<string, string>): Promise<string | undefined> => {
+      const blob = join(work, 'agent.blob')
+      const config = join(work, 'sea-config.json')
+      await writeFile(config, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, assets }))
+      await run(process.execPath, ['--experimental-sea-config', config], { cwd: work })
+      let image: Buffer
+      try {
+        image = injectSeaBlob(node, await readFile(blob))
+      } catch (err) {
+        return `cannot inject into ${process.execPath}: ${(err as Error).message}`
+      }
+      await writeExecutable(target, image)
+      const { stdout } = await run(target, ['--version'], { timeout: 20_000 })
+      if (stdout.trim() !== version) return `the built executable printed ${JSON.stringify(stdout.trim())} for --version`
+      return undefined
     }
-    await writeExecutable(target, image)
-    const { stdout } = await run(target, ['--version'], { timeout: 20_000 })
-    if (stdout.trim() !== version) return `the built executable printed ${JSON.stringify(stdout.trim())} for --version`
-    return undefined
+    const assets = { [SEA_CODE_ASSET]: join(dir, CODE_FILE) }
+    const problem = await assemble(assets)
+    if (problem !== undefined) return { problem, cacheBytes: 0 }
+    if (!train) return { cacheBytes: 0, cacheProblem: 'skipped (codeCache: false)' }
+    const cache = join(work, CACHE_FILE)
+    let cacheBytes: number
+    try {
+      cacheBytes = await trainCodeCache(dir, { command: [target], target: cache })
+    } catch (err) {
+      return { cacheBytes: 0, cacheProblem: (err as Error).message }
+    }
+    const again = await assemble({ ...assets, [SEA_CACHE_ASSET]: cache })
+    return again !== undefined ? { problem: again, cacheBytes: 0 } : { cacheBytes }
   } catch (err) {
-    return (err as Error).message
+    return { problem: (err as Error).message, cacheBytes: 0 }
   } finally {
     await rm(work, { recursive: true, force: true })
   }
@@ -148,7 +184,8 @@ export async function packageAgent (outDir: string, opts: { sea?: boolean, codeC
   }
 
   const executable = join(outDir, 'agent')
-  const seaProblem = opts.sea === false ? 'skipped (sea: false)' : await buildSea(executable, version, code)
+  const sea: SeaOutcome = opts.sea === false ? { problem: 'skipped (sea: false)', cacheBytes: 0 } : await buildSea(executable, version, outDir, opts.codeCache !== false)
+  const seaProblem = sea.problem
   if (seaProblem !== undefined) await writeExecutable(executable, LAUNCHER)
   return {
     bundle: join(outDir, 'agent.mjs'),
@@ -160,7 +197,9 @@ export async function packageAgent (outDir: string, opts: { sea?: boolean, codeC
     bundleBytes: (await stat(join(outDir, CODE_FILE))).size,
     executableBytes: (await stat(executable)).size,
     codeCacheBytes,
-    ...(codeCacheProblem !== undefined ? { codeCacheProblem } : {})
+    ...(codeCacheProblem !== undefined ? { codeCacheProblem } : {}),
+    seaCodeCacheBytes: sea.cacheBytes,
+    ...(seaProblem === undefined && sea.cacheProblem !== undefined ? { seaCodeCacheProblem: sea.cacheProblem } : {})
   }
 }
 
@@ -171,6 +210,7 @@ if (isMain) {
     process.stdout.write(JSON.stringify(r, null, 2) + '\n')
     if (!r.sea) process.stderr.write(`package: dist/agent is the launcher, not a single executable: ${r.seaProblem ?? ''}\n`)
     if (r.codeCacheProblem !== undefined) process.stderr.write(`package: no code cache, the agent compiles as it runs: ${r.codeCacheProblem}\n`)
+    if (r.seaCodeCacheProblem !== undefined) process.stderr.write(`package: no code cache in dist/agent: ${r.seaCodeCacheProblem}\n`)
   }, (err: unknown) => {
     process.stderr.write(`package: ${(err as Error).message}\n`)
     process.exitCode = 1

@@ -157,6 +157,14 @@ test('dist/agent is a single executable on Linux and runs the agent by itself', 
   await startQueryStop(pkg.executable)
 })
 
+test('the single executable carries its own code cache (trained by running it), and V8 takes it', async () => {
+  if (!pkg.sea) return
+  assert.is(pkg.seaCodeCacheProblem, undefined)
+  assert.ok(pkg.seaCodeCacheBytes > 500_000, `${pkg.seaCodeCacheBytes} bytes`)
+  const { status, stderr } = await startedStatus(pkg.executable, [])
+  assert.equal(status.codeCache, { state: 'accepted', bytes: pkg.seaCodeCacheBytes - 80 }, stderr)
+})
+
 test('the single executable runs `dev` by re-running itself', async () => {
   if (!pkg.sea) return
   const child = spawn(pkg.executable, ['dev', '--nodes', '1'], { stdio: ['ignore', 'pipe', 'pipe'] })

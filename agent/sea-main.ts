@@ -1,0 +1,33 @@
+// The single executable's main script (dist/agent; package-sea.ts): the agent code
+// and its code cache are assets of the executable, run as bundle-loader.ts runs the
+// files beside dist/agent.mjs. The executable cannot start node with the launcher's
+// flags, so its cache is trained by running the executable itself.
+import { dirname } from 'node:path'
+import { getRawAsset } from 'node:sea'
+import { checkCodeCache, runAgentCode, SEA_CACHE_ASSET, SEA_CODE_ASSET } from './bundle-loader.js'
+
+/** An asset's bytes (a view, not a copy); undefined when the executable has no such asset. */
+function asset (name: string): Buffer | undefined {
+  try {
+    const raw = getRawAsset(name)
+    return typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_SINGLE_EXECUTABLE_APPLICATION_ASSET_NOT_FOUND') return undefined
+    throw err
+  }
+}
+
+try {
+  const code = asset(SEA_CODE_ASSET)
+  if (code === undefined) throw new Error(`${process.execPath} has no ${SEA_CODE_ASSET} asset`)
+  runAgentCode({
+    code,
+    codePath: process.execPath,
+    dir: dirname(process.execPath),
+    cache: checkCodeCache(code, asset(SEA_CACHE_ASSET)),
+    cacheName: `the ${SEA_CACHE_ASSET} asset of ${process.execPath}`
+  })
+} catch (err) {
+  process.stderr.write(`agent: ${(err as Error).message}\n`)
+  process.exitCode = 1
+}
