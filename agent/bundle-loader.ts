@@ -27,7 +27,7 @@ export const CODE_SUFFIX = '\n})'
  */
 export const TRAINING_ENV = 'RINGLEADER_CODE_CACHE_TRAINING'
 
-type CommonJsWrapper = (exports: unknown, require: NodeJS.Require, module: { exports: unknown }, filename: string, dirname: string) => void
+type CommonJsWrapper = (exports: unknown, require: (id: string) => unknown, module: { exports: unknown }, filename: string, dirname: string) => void
 
 /** The cache for `code` from `path`, and what to report about it (before V8 has seen it). */
 export function readCodeCache (path: string, code: Buffer): { cachedData?: Buffer, state: CodeCacheState } {
@@ -62,6 +62,8 @@ export interface AgentCodeSource {
   /** The cache's reading (readCodeCache), and its name for messages. */
   cache: { cachedData?: Buffer, state: CodeCacheState }
   cacheName: string
+  /** The code's require (default: node's, resolving from codePath). */
+  require?: (id: string) => unknown
 }
 
 /** Compiles and runs the agent code in `dir` (dist/agent.mjs); returns what became of the cache. */
@@ -96,7 +98,7 @@ export function runAgentCode (src: AgentCodeSource, env: NodeJS.ProcessEnv = pro
   const wrapper: unknown = script.runInThisContext()
   if (typeof wrapper !== 'function') throw new Error(`${codePath} did not evaluate to its module function`)
   const module = { exports: {} }
-  ;(wrapper as CommonJsWrapper).call(module.exports, module.exports, createRequire(codePath), module, codePath, dir)
+  ;(wrapper as CommonJsWrapper).call(module.exports, module.exports, src.require ?? createRequire(codePath), module, codePath, dir)
   return state
 }
 

@@ -2,6 +2,7 @@
 // and its code cache are assets of the executable, run as bundle-loader.ts runs the
 // files beside dist/agent.mjs. The executable cannot start node with the launcher's
 // flags, so its cache is trained by running the executable itself.
+import { createRequire, isBuiltin } from 'node:module'
 import { dirname } from 'node:path'
 import { getRawAsset } from 'node:sea'
 import { checkCodeCache, runAgentCode, SEA_CACHE_ASSET, SEA_CODE_ASSET } from './bundle-loader.js'
@@ -17,6 +18,19 @@ function asset (name: string): Buffer | undefined {
   }
 }
 
+/**
+ * Node's own modules only: a self-contained executable must not pick up code from
+ * node_modules folders around wherever it is installed. The one optional module the
+ * agent asks for (cbor-extract) is then missing, and cbor-x uses its JS decoder.
+ */
+function builtinRequire (): (id: string) => unknown {
+  const load = createRequire(process.execPath)
+  return (id) => {
+    if (isBuiltin(id)) return load(id)
+    throw Object.assign(new Error(`Cannot find module '${id}' (the single executable loads only node's own modules)`), { code: 'MODULE_NOT_FOUND' })
+  }
+}
+
 try {
   const code = asset(SEA_CODE_ASSET)
   if (code === undefined) throw new Error(`${process.execPath} has no ${SEA_CODE_ASSET} asset`)
@@ -25,7 +39,8 @@ try {
     codePath: process.execPath,
     dir: dirname(process.execPath),
     cache: checkCodeCache(code, asset(SEA_CACHE_ASSET)),
-    cacheName: `the ${SEA_CACHE_ASSET} asset of ${process.execPath}`
+    cacheName: `the ${SEA_CACHE_ASSET} asset of ${process.execPath}`,
+    require: builtinRequire()
   })
 } catch (err) {
   process.stderr.write(`agent: ${(err as Error).message}\n`)

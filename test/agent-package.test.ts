@@ -3,7 +3,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { copyFile, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { packageAgent, type PackageResult } from '../agent/package-sea.js'
 import { injectSeaBlob, SeaInjectError, SEA_FUSE } from '../agent/sea-inject.js'
@@ -163,6 +163,21 @@ test('the single executable carries its own code cache (trained by running it), 
   assert.ok(pkg.seaCodeCacheBytes > 500_000, `${pkg.seaCodeCacheBytes} bytes`)
   const { status, stderr } = await startedStatus(pkg.executable, [])
   assert.equal(status.codeCache, { state: 'accepted', bytes: pkg.seaCodeCacheBytes - 80 }, stderr)
+})
+
+test('the single executable loads no code from node_modules folders around it', async () => {
+  if (!pkg.sea) return
+  // A planted module the agent would ask for (cbor-x tries cbor-extract at load).
+  const dir = await makeTempDir()
+  const planted = join(dir, 'node_modules', 'cbor-extract')
+  await mkdir(planted, { recursive: true })
+  await writeFile(join(planted, 'package.json'), '{"name":"cbor-extract","main":"index.js"}')
+  await writeFile(join(planted, 'index.js'), "require('fs').writeFileSync(require('path').join(__dirname, '..', '..', 'LOADED'), 'x')")
+  await copyFile(pkg.executable, join(dir, 'agent'))
+  await chmod(join(dir, 'agent'), 0o755)
+  const { status } = await startedStatus(join(dir, 'agent'), [])
+  assert.is(status.codeCache?.state, 'accepted')
+  assert.not.ok(existsSync(join(dir, 'LOADED')), 'the planted module ran')
 })
 
 test('the single executable runs `dev` by re-running itself', async () => {
