@@ -12,11 +12,9 @@ import { join } from 'node:path'
 import { Script, constants } from 'node:vm'
 import { CODE_CACHE_STATE_KEY, MAX_CODE_CACHE_BYTES, openCodeCache, sealCodeCache, type CodeCacheState } from './code-cache.js'
 
+/** Files beside dist/agent.mjs, and the names of the same two as assets of the single executable (sea-main.ts). */
 export const CODE_FILE = 'agent-code.cjs'
 export const CACHE_FILE = 'agent-code.cache'
-/** The same two as assets of the single executable (sea-main.ts). */
-export const SEA_CODE_ASSET = CODE_FILE
-export const SEA_CACHE_ASSET = CACHE_FILE
 /** The wrapper the code file starts with (the parameters of a CommonJS module). */
 export const CODE_PREFIX = '(function (exports, require, module, __filename, __dirname) {'
 export const CODE_SUFFIX = '\n})'

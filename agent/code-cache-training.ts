@@ -1,7 +1,7 @@
 // Package time: make dist/agent-code.cache by running the packaged agent the way a
 // cluster does, on loopback, and keeping what one agent compiled (code-cache.ts).
 //
-// Three agents with Swift devices: the second joins the first through the socket's
+// Three agents with Swift devices, set up as `agent dev` sets up its nodes: the second joins the first through the socket's
 // `join` command (as `agent join` does), the third starts with --join the second, so
 // the trained agent has both dialled and accepted a connection. Then the first
 // bootstraps the cluster map and every node installs the rings; a few seconds more
@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { callAgent } from './socket/client.js'
 import { hasStarted } from './status-board.js'
 import { AGENT_NODE_FLAGS, agentEnv } from './node-flags.js'
-import { devRings } from './dev-cluster.js'
+import { devNodeArgs, devRings, DEVICES_PER_NODE } from './dev-cluster.js'
 import { CACHE_FILE, CODE_FILE, TRAINING_ENV } from './bundle-loader.js'
 import { openCodeCache } from './code-cache.js'
 
@@ -36,7 +36,6 @@ interface TrainingNode { dataDir: string, socket: string, child: ChildProcess, a
 
 const NODES = 3
 const TRAINED = 1
-const DEVICES = ['sdb:100', 'sdc:100']
 
 function sleep (ms: number): Promise<void> { return new Promise(resolve => setTimeout(resolve, ms)) }
 
@@ -75,9 +74,7 @@ export async function trainCodeCache (dir: string, opts: TrainingOptions = {}): 
     for (let i = 0; i < NODES; i++) {
       const dataDir = join(base, String(i))
       const args = [...prefix, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'info',
-        '--zone', String(i + 1), '--storage-ip', '127.0.0.1', '--storage-port', String(6200 + 10 * i),
-        ...DEVICES.flatMap(d => ['--device', d]), '--rebalance-delay', '300',
-        ...(i === 2 ? ['--join', nodes[TRAINED].addr as string] : [])]
+        ...devNodeArgs(i), ...(i === 2 ? ['--join', nodes[TRAINED].addr as string] : [])]
       const log = await open(join(base, `${i}.log`), 'a')
       const env = agentEnv()
       if (i === TRAINED) env[TRAINING_ENV] = target
@@ -98,7 +95,7 @@ export async function trainCodeCache (dir: string, opts: TrainingOptions = {}): 
         return s.members?.alive === NODES ? true : undefined
       })
     }
-    const { epoch } = await callAgent(nodes[0].socket, 'bootstrap', { rings: devRings(NODES * DEVICES.length) }, { timeoutMs: Math.max(1000, deadline - Date.now()) }) as { epoch: number }
+    const { epoch } = await callAgent(nodes[0].socket, 'bootstrap', { rings: devRings(NODES * DEVICES_PER_NODE) }, { timeoutMs: Math.max(1000, deadline - Date.now()) }) as { epoch: number }
     await Promise.all(nodes.map(async n => {
       const waitMs = Math.max(1000, Math.min(60_000, deadline - Date.now()))
       await callAgent(n.socket, 'wait-ready', { epoch, timeoutMs: waitMs }, { timeoutMs: waitMs + 5000 })

@@ -32,8 +32,15 @@ export interface DevClusterOptions {
 interface DevNode { index: number, dataDir: string, child: ChildProcess, exited: Promise<number | null>, nodeId?: string, addr?: string }
 
 const READY_TIMEOUT_MS = 20_000
-const DEVICES_PER_NODE = 2
+export const DEVICES_PER_NODE = 2
 const RINGS_READY_TIMEOUT_MS = 60_000
+/** Node `index`'s own zone, storage address and DEVICES_PER_NODE devices, and a short rebalance delay. */
+export function devNodeArgs (index: number): string[] {
+  return ['--zone', String(index + 1), '--storage-ip', '127.0.0.1', '--storage-port', String(6200 + 10 * index),
+    ...Array.from({ length: DEVICES_PER_NODE }, (_, d) => ['--device', `sd${String.fromCharCode(98 + d)}:100`]).flat(),
+    '--rebalance-delay', '300']
+}
+
 /** Small rings, and min_part_hours 0 so that a change visibly moves partitions at once. */
 export function devRings (devices: number): string[] {
   const replicas = Math.min(3, devices)
@@ -134,9 +141,7 @@ export async function runDevCluster (opts: DevClusterOptions): Promise<number> {
       await mkdir(dataDir, { recursive: true, mode: 0o700 })
       const logFile = await open(join(dataDir, 'agent.log'), 'a', 0o600)
       const args = [...self.prefix, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', opts.logLevel ?? 'info',
-        '--zone', String(i + 1), '--storage-ip', '127.0.0.1', '--storage-port', String(6200 + 10 * i),
-        ...Array.from({ length: DEVICES_PER_NODE }, (_, d) => ['--device', `sd${String.fromCharCode(98 + d)}:100`]).flat(),
-        '--on-change', DEV_HOOK, '--rebalance-delay', '300']
+        ...devNodeArgs(i), '--on-change', DEV_HOOK]
       const seed = nodes[0]?.addr
       if (seed !== undefined) args.push('--join', seed)
       const child = spawn(self.command, args, { stdio: ['ignore', logFile.fd, logFile.fd], cwd: dataDir, env: agentEnv() })

@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { injectSeaBlob } from './sea-inject.js'
 import { AGENT_ENV, AGENT_NODE_FLAGS } from './node-flags.js'
-import { CACHE_FILE, CODE_FILE, CODE_PREFIX, CODE_SUFFIX, SEA_CACHE_ASSET, SEA_CODE_ASSET } from './bundle-loader.js'
+import { CACHE_FILE, CODE_FILE, CODE_PREFIX, CODE_SUFFIX } from './bundle-loader.js'
 import { trainCodeCache } from './code-cache-training.js'
 
 const run = promisify(execFile)
@@ -144,7 +144,7 @@ async function buildSea (target: string, version: string, dir: string, train: bo
       if (stdout.trim() !== version) return `the built executable printed ${JSON.stringify(stdout.trim())} for --version`
       return undefined
     }
-    const assets = { [SEA_CODE_ASSET]: join(dir, CODE_FILE) }
+    const assets = { [CODE_FILE]: join(dir, CODE_FILE) }
     const problem = await assemble(assets)
     if (problem !== undefined) return { problem, cacheBytes: 0 }
     if (!train) return { cacheBytes: 0, cacheProblem: 'skipped (codeCache: false)' }
@@ -155,7 +155,7 @@ async function buildSea (target: string, version: string, dir: string, train: bo
     } catch (err) {
       return { cacheBytes: 0, cacheProblem: (err as Error).message }
     }
-    const again = await assemble({ ...assets, [SEA_CACHE_ASSET]: cache })
+    const again = await assemble({ ...assets, [CACHE_FILE]: cache })
     return again !== undefined ? { problem: again, cacheBytes: 0 } : { cacheBytes }
   } catch (err) {
     return { problem: (err as Error).message, cacheBytes: 0 }

@@ -5,7 +5,7 @@
 import { createRequire, isBuiltin } from 'node:module'
 import { dirname } from 'node:path'
 import { getRawAsset } from 'node:sea'
-import { checkCodeCache, runAgentCode, SEA_CACHE_ASSET, SEA_CODE_ASSET } from './bundle-loader.js'
+import { CACHE_FILE, CODE_FILE, checkCodeCache, runAgentCode } from './bundle-loader.js'
 
 /** An asset's bytes (a view, not a copy); undefined when the executable has no such asset. */
 function asset (name: string): Buffer | undefined {
@@ -32,14 +32,14 @@ function builtinRequire (): (id: string) => unknown {
 }
 
 try {
-  const code = asset(SEA_CODE_ASSET)
-  if (code === undefined) throw new Error(`${process.execPath} has no ${SEA_CODE_ASSET} asset`)
+  const code = asset(CODE_FILE)
+  if (code === undefined) throw new Error(`${process.execPath} has no ${CODE_FILE} asset`)
   runAgentCode({
     code,
     codePath: process.execPath,
     dir: dirname(process.execPath),
-    cache: checkCodeCache(code, asset(SEA_CACHE_ASSET)),
-    cacheName: `the ${SEA_CACHE_ASSET} asset of ${process.execPath}`,
+    cache: checkCodeCache(code, asset(CACHE_FILE)),
+    cacheName: `the ${CACHE_FILE} asset of ${process.execPath}`,
     require: builtinRequire()
   })
 } catch (err) {
