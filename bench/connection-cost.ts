@@ -1,7 +1,9 @@
 // CPU one libp2p connection costs (both ends, one process): dial, noise handshake,
-// yamux, identify, gossipsub's stream, close. Compares the noise handshake's X25519
-// from the library (PKCS#8/SPKI DER imports) with agent/net/noise-crypto.ts, in
-// interleaved rounds so drift hits both alike. Prints JSON.
+// yamux, identify, gossipsub's stream, close. Compares, in interleaved rounds so
+// drift hits all alike: the library's noise X25519 (PKCS#8/SPKI DER imports) and
+// libp2p's debug loggers (`library`); agent/net/noise-crypto.ts with those loggers
+// (`fastCryptoDebugLoggers`); and the agent's own configuration, which also gives
+// libp2p the silent logger (`agent`, agent/net/libp2p-logger.ts). Prints JSON.
 //
 //   node build/bench/connection-cost.js [--cycles 200] [--rounds 4]
 import '../agent/polyfill.js'
@@ -11,6 +13,9 @@ import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { createNode, type RingleaderNode } from '../agent/net/create-node.js'
 import { fastNoiseCrypto } from '../agent/net/noise-crypto.js'
+import { silentLogger } from '../agent/net/libp2p-logger.js'
+import { defaultLogger } from '@libp2p/logger'
+import type { ComponentLogger } from '@libp2p/interface'
 
 const { values } = parseArgs({ options: { cycles: { type: 'string', default: '200' }, rounds: { type: 'string', default: '4' } }, strict: true })
 const cycles = Number(values.cycles)
@@ -21,9 +26,9 @@ const TOPIC = 'bench'
 const SETTLE_MS = 30 // identify and gossipsub's subscription exchange run after the dial returns
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
-async function pair (crypto: ICryptoInterface): Promise<[RingleaderNode, RingleaderNode]> {
+async function pair (crypto: ICryptoInterface, logger: ComponentLogger): Promise<[RingleaderNode, RingleaderNode]> {
   const make = async (): Promise<RingleaderNode> => {
-    const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], noiseCrypto: crypto })
+    const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], noiseCrypto: crypto, logger })
     node.services.pubsub.subscribe(TOPIC)
     return node
   }
@@ -46,11 +51,12 @@ async function measure (nodes: [RingleaderNode, RingleaderNode], n: number): Pro
 }
 
 const variants: Record<string, [RingleaderNode, RingleaderNode]> = {
-  library: await pair(defaultCrypto),
-  fast: await pair(fastNoiseCrypto)
+  library: await pair(defaultCrypto, defaultLogger()),
+  fastCryptoDebugLoggers: await pair(fastNoiseCrypto, defaultLogger()),
+  agent: await pair(fastNoiseCrypto, silentLogger())
 }
 for (const nodes of Object.values(variants)) await measure(nodes, 30) // warm the JIT
-const perRound: Record<string, number[]> = { library: [], fast: [] }
+const perRound: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map(k => [k, []]))
 for (let r = 0; r < rounds; r++) {
   for (const [name, nodes] of Object.entries(variants)) perRound[name].push(await measure(nodes, cycles))
 }

@@ -10,10 +10,11 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { gossipsub, StrictSign, type GossipSub } from '@libp2p/gossipsub'
-import type { PrivateKey } from '@libp2p/interface'
+import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import { installLazyWindowUpdates } from './yamux-window.js'
 import { fastNoiseCrypto } from './noise-crypto.js'
 import { keepSelfRecord } from './self-record.js'
+import { libp2pLogger } from './libp2p-logger.js'
 
 export type RingleaderServices = {
   identify: Identify
@@ -39,6 +40,8 @@ export interface CreateNodeOptions {
   meshDegree?: MeshDegree
   /** Called for every gossip copy received, before the duplicate check (benchmarks count copies). */
   onGossipCopy?: () => void
+  /** libp2p's loggers (default libp2pLogger(): silent unless DEBUG is set). */
+  logger?: ComponentLogger
 }
 
 export interface MeshDegree { D: number, Dlo: number, Dhi: number, Dscore: number, Dout: number, Dlazy: number }
@@ -58,6 +61,7 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
   const usesTcp = opts.listen.some(a => !a.startsWith('/memory/'))
   const node = await createLibp2p({
     privateKey: opts.privateKey,
+    logger: opts.logger ?? libp2pLogger(),
     start: opts.start ?? true,
     addresses: { listen: opts.listen, announce: opts.announce },
     transports: [
