@@ -60,7 +60,9 @@ const LEAVE_MAX_WAIT_MS = 2000
 // that late answer anyway: failing the command at 5 s reported joins that then
 // happened (a 50-agent herd on two cores: most failures were this). memberlist gives a
 // push-pull 10 s; this is the wait after the seed accepted our connection, within the
-// CLI's 60 s (dial attempts take at most 35 s, JOIN_DIAL_BUDGET_MS).
+// CLI's 60 s (dial attempts take at most 35 s, JOIN_DIAL_BUDGET_MS). The join's
+// push-pull request itself gets as long: under the 5 s of other push-pulls, a seed
+// that answered in 6 s still failed the join.
 const JOIN_REPLY_TIMEOUT_MS = 20_000
 /** How long a member just learned is left undialled by the sampler (at most half of probeGraceAfterAlive; RecentMembers). */
 const SAMPLE_HOLD_OFF_MS = 400
@@ -102,6 +104,8 @@ export class MembershipService implements Component, MembershipPort {
   private readonly eventListeners = new Set<(e: MonitorEvent) => void>()
   private readonly forceLeaveListeners = new Set<(id: string) => void>()
   private readonly joinWaiters = new Map<string, Set<{ resolve: () => void, reject: (err: Error) => void }>>()
+  /** Why the last join push-pull to a seed failed, for the join's error. */
+  private readonly joinSendErrors = new Map<string, string>()
   private readonly stopController = new AbortController()
   private persistFailures = 0
   private samplerSoon = false
@@ -143,8 +147,13 @@ export class MembershipService implements Component, MembershipPort {
     this.transport = await startTransport({
       node: ctx.node,
       deliver: (from, msg, channel) => { this.onMessage(from, msg, channel) },
-      onSendFailed: (to, channel, err) => { this.log?.debug('membership send failed', { to, channel, err: (err as Error).message }) },
-      answer: async (from, msg) => await this.answerInBand(from, msg)
+      onSendFailed: (to, channel, err, msg) => {
+        const message = err instanceof Error ? err.message : String(err)
+        this.log?.debug('membership send failed', { to, channel, err: message })
+        if (msg.type === 'push-pull' && msg.join) this.joinSendErrors.set(to, message)
+      },
+      answer: async (from, msg) => await this.answerInBand(from, msg),
+      joinSyncTimeoutMs: JOIN_REPLY_TIMEOUT_MS
     })
     this.pump()
     await this.persisting // the first incarnation is on disk before start() returns
@@ -463,7 +472,9 @@ export class MembershipService implements Component, MembershipPort {
   private async sendOne (o: Outgoing): Promise<void> {
     const ok = await (this.transport as MembershipTransport).send(o)
     if (!ok && o.msg.type === 'push-pull' && o.msg.join) {
-      this.settleJoin(o.to, new MembershipServiceError('join-failed', `push-pull with seed ${o.to} failed`))
+      const cause = this.joinSendErrors.get(o.to)
+      this.joinSendErrors.delete(o.to)
+      this.settleJoin(o.to, new MembershipServiceError('join-failed', `push-pull with seed ${o.to} failed${cause !== undefined ? `: ${cause}` : ''}`))
     }
   }
 

@@ -40,7 +40,9 @@ export interface TransportOptions {
   probeTimeoutMs?: number
   /** Deadline for one push-pull send (default 5000 ms). */
   syncTimeoutMs?: number
-  onSendFailed?: (to: string, channel: MembershipChannel, err: unknown) => void
+  /** Deadline for a join's push-pull to its seed, which may be answering many (default 20 000 ms). */
+  joinSyncTimeoutMs?: number
+  onSendFailed?: (to: string, channel: MembershipChannel, err: unknown, msg: MembershipMessage) => void
   /**
    * Called after a push-pull request was delivered: the reply, if the core makes one
    * soon enough, travels back as the response of that same request instead of a
@@ -151,6 +153,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
 
   const probeTimeoutMs = opts.probeTimeoutMs ?? 1000
   const syncTimeoutMs = opts.syncTimeoutMs ?? 5000
+  const joinSyncTimeoutMs = opts.joinSyncTimeoutMs ?? 20_000
   const probeChannel = await openMessageChannel(node, PROBE_PROTOCOL, {
     maxMessageBytes: MAX_PROBE_BYTES,
     sendTimeoutMs: probeTimeoutMs,
@@ -237,7 +240,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       try {
         await learnAddrs(out.to, out.addrs)
         if (channel === 'sync') {
-          const response = await sendRequest(node, peerIdOf(out.to), SYNC_PROTOCOL, bytes, { maxRequestBytes: MAX_SYNC_BYTES, maxResponseBytes: MAX_SYNC_BYTES, timeoutMs: syncTimeoutMs })
+          const response = await sendRequest(node, peerIdOf(out.to), SYNC_PROTOCOL, bytes, { maxRequestBytes: MAX_SYNC_BYTES, maxResponseBytes: MAX_SYNC_BYTES, timeoutMs: out.msg.type === 'push-pull' && out.msg.join ? joinSyncTimeoutMs : syncTimeoutMs })
           // A reply in the response (see TransportOptions.answer); a bad one is counted, not fatal to the send.
           if (response.byteLength > 0) {
             try {
@@ -251,7 +254,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
         return true
       } catch (err) {
         stats.sendFailures[channel]++
-        try { opts.onSendFailed?.(out.to, channel, err) } catch { /* a hint sink must not break sending */ }
+        try { opts.onSendFailed?.(out.to, channel, err, out.msg) } catch { /* a hint sink must not break sending */ }
         return false
       }
     },
