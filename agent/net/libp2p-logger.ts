@@ -2,9 +2,9 @@
 // the time: a scope per connection, stream, muxer and upgrade, each three debug
 // instances (log, error, trace), and each instance asks whether stderr is a TTY
 // (an ioctl) and hashes its name to pick a colour. None of it prints unless DEBUG
-// names the component, yet in a profile of an agent during a 50-agent join it was
-// ~6 % of the CPU. Without DEBUG the agent gives libp2p a logger that does nothing;
-// with DEBUG set, libp2p's own, so `DEBUG=libp2p:* agent start` still traces.
+// names the component (bench/connection-cost: 16.6 → 15.9 ms of CPU per
+// connection without it). Without DEBUG the agent gives libp2p a logger that does
+// nothing; with DEBUG set, libp2p's own, so `DEBUG=libp2p:* agent start` still traces.
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 
