@@ -546,6 +546,75 @@ test('durability: which messages carry our incarnation', () => {
   }
 })
 
+/**
+ * `a` probes `b`, whose acks take `ackDelay` ms (a busy process, not a dead one), for
+ * `seconds` of virtual time; `b` refutes each suspicion `ackDelay` after hearing it.
+ * Returns how many times `a` published a suspicion of `b`.
+ */
+function suspicionsOfSlowMember (config: Partial<MembershipConfig>, ackDelay: number, seconds: number, firstRoundTrip?: number): number {
+  const a = core('a', { config })
+  a.receive('b', alive('b'), 0)
+  a.ready()
+  if (firstRoundTrip !== undefined) a.noteRoundTrip('b', firstRoundTrip)
+  let bIncarnation = 0
+  let suspicions = 0
+  const pending: Array<{ at: number, deliver: (now: number) => void }> = []
+  let now = 0
+  for (let i = 0; i < 100_000 && now < seconds * 1000; i++) {
+    pending.sort((x, y) => x.at - y.at)
+    const next = Math.min(a.nextDeadline(), pending[0]?.at ?? Infinity)
+    now = next
+    if (pending.length > 0 && pending[0].at <= next) (pending.shift() as { deliver: (now: number) => void }).deliver(now)
+    else a.tick(now)
+    const r = a.ready()
+    for (const s of r.send) {
+      const msg = s.msg
+      if (s.to === 'b' && msg.type === 'ping') pending.push({ at: now + ackDelay, deliver: t => { a.receive('b', { type: 'ack', seq: msg.seq }, t) } })
+      if (s.to === 'b' && msg.type === 'suspect') {
+        pending.push({ at: now + ackDelay, deliver: t => { bIncarnation = Math.max(bIncarnation, msg.incarnation + 1); a.receive('b', alive('b', bIncarnation), t) } })
+      }
+    }
+    suspicions += r.publish.filter(p => p.type === 'suspect' && p.id === 'b').length
+  }
+  assert.is.not(a.get('b')?.status, 'dead', 'b refuted in time')
+  return suspicions
+}
+
+test('adaptive probe timeout: a member that acks in 300 ms is suspected once, then timed by its round trip; with probeRttTimeoutMax 0 again and again', () => {
+  const adaptive = suspicionsOfSlowMember({}, 300, 20)
+  const fixed = suspicionsOfSlowMember({ probeRttTimeoutMax: 0 }, 300, 20)
+  assert.ok(adaptive <= 1, `adaptive: ${adaptive}`)
+  assert.ok(fixed >= 5, `fixed: ${fixed}`)
+})
+
+test('adaptive probe timeout: a round trip measured elsewhere (a push-pull) times the first probe; acks beyond probeRttTimeoutMax still fail', () => {
+  assert.is(suspicionsOfSlowMember({}, 300, 10, 400), 0, 'a slow join push-pull: not suspected at all')
+  // The timeout never grows past its cap: a member answering in 1.5 s is still suspected.
+  assert.ok(suspicionsOfSlowMember({ probeRttTimeoutMax: 400 }, 1500, 20) >= 3)
+})
+
+test('adaptive probe timeout: an idle network leaves the direct timeout at probeTimeout; a slow one stretches it up to the cap; the cap is validated', () => {
+  /** How long the first probe of `b` waits for its direct ack, after a round trip of `rtt` ms was noted. */
+  const directTimeout = (rtt: number | undefined, config: Partial<MembershipConfig> = {}): number => {
+    const a = core('a', { config })
+    a.receive('b', alive('b'), 0)
+    a.ready()
+    if (rtt !== undefined) a.noteRoundTrip('b', rtt)
+    for (let i = 0; i < 100; i++) {
+      const now = a.nextDeadline()
+      a.tick(now)
+      if (a.ready().send.some(x => x.to === 'b' && x.msg.type === 'ping')) return a.nextDeadline() - now
+    }
+    throw new Error('no probe of b')
+  }
+  assert.is(directTimeout(undefined), 100)
+  assert.is(directTimeout(2), 100, 'srtt + 4 × rttvar = 6 ms: the plain timeout stands')
+  assert.is(directTimeout(150), 450, '150 + 4 × 75')
+  assert.is(directTimeout(400), 800, 'capped at probeRttTimeoutMax')
+  assert.is(directTimeout(400, { probeRttTimeoutMax: 0 }), 100, 'off')
+  assert.throws(() => core('x', { config: { probeRttTimeoutMax: -1 } }), /probeRttTimeoutMax/)
+})
+
 test('crowded suspicions: each raised while others are open waits longer (× 1 + open, capped); a lone one does not', () => {
   const a = core('a')
   const ids = ['b', 'c', 'd', 'e', 'f', 'g']
