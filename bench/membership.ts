@@ -45,6 +45,7 @@ import { callAgent, streamAgent } from '../agent/socket/client.js'
 import { hasStarted } from '../agent/status-board.js'
 import { AGENT_NODE_FLAGS, agentEnv } from '../agent/node-flags.js'
 import { SerfCluster, serfAvailable, readMemoryKb, waitFor } from './lib/serf-cluster.js'
+import { spawnBusyLoop, track } from './lib/children.js'
 
 const { values } = parseArgs({
   options: {
@@ -150,7 +151,7 @@ function tracedSendBytesPerSec (pid: number, seconds: number): number | null {
 }
 
 function startLoad (): ChildProcess[] {
-  return [0, 1].map(() => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }))
+  return [0, 1].map(() => spawnBusyLoop())
 }
 
 function stopLoad (load: ChildProcess[]): void {
@@ -277,7 +278,7 @@ class AgentCluster {
 
   private spawnAgent (i: number, joinArgs: string[]): { i: number, dataDir: string, child: ChildProcess } {
     const dataDir = join(this.base, String(i))
-    const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', ...joinArgs, ...values['agent-args'].split(' ').filter(a => a !== '')], { stdio: ['ignore', 'ignore', 'inherit'], env: agentEnv() })
+    const child = track(spawn(process.execPath, [...AGENT_NODE_FLAGS, CLI, 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'error', ...joinArgs, ...values['agent-args'].split(' ').filter(a => a !== '')], { stdio: ['ignore', 'ignore', 'inherit'], env: agentEnv() }))
     return { i, dataDir, child }
   }
 

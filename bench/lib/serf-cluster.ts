@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { freePorts } from './free-port.js'
+import { track } from './children.js'
 
 export interface SerfNode {
   name: string
@@ -35,7 +36,7 @@ export class SerfCluster {
       const name = `s${i}`
       const bindPort = ports[2 * i]
       const rpcPort = ports[2 * i + 1]
-      const proc = spawn('serf', ['agent', `-node=${name}`, `-bind=127.0.0.1:${bindPort}`, `-rpc-addr=127.0.0.1:${rpcPort}`, '-log-level=info'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const proc = track(spawn('serf', ['agent', `-node=${name}`, `-bind=127.0.0.1:${bindPort}`, `-rpc-addr=127.0.0.1:${rpcPort}`, '-log-level=info'], { stdio: ['ignore', 'pipe', 'pipe'] }))
       const node: SerfNode = { name, bindPort, rpcPort, proc, joined: new Map(), failed: new Map() }
       this.nodes.push(node)
       ready.push(new Promise((resolve, reject) => {
