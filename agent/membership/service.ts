@@ -152,9 +152,7 @@ export class MembershipService implements Component, MembershipPort {
         this.log?.debug('membership send failed', { to, channel, err: message })
         if (msg.type === 'push-pull' && msg.join) this.joinSendErrors.set(to, message)
       },
-      // A join's round trip tells how busy the seed is before any probe of it has; other
-      // push-pulls carry the whole membership, which at large N would overstate an ack's.
-      onRoundTrip: (to, ms, msg) => { if (msg.type === 'push-pull' && msg.join) this.core?.noteRoundTrip(to, ms) },
+      onRoundTrip: (to, ms) => { this.core?.noteRoundTrip(to, ms) },
       answer: async (from, msg) => await this.answerInBand(from, msg),
       joinSyncTimeoutMs: JOIN_REPLY_TIMEOUT_MS
     })

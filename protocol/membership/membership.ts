@@ -159,7 +159,7 @@ export class Membership {
   ready (): Ready { return this.outbox.drain() }
 
   /**
-   * The shell measured a round trip to `id` outside the probes (a join's push-pull
+   * The shell measured a round trip to `id` outside the probes (a push-pull's
    * request and response). It informs the direct timeout of `id`'s probes
    * (probeRttTimeoutMax): a joiner's first probes of a seed busy with many joins are
    * then timed by how slowly that seed answered the join, not by an idle network.

@@ -10,10 +10,8 @@
 // the round) for at most probeDeferLimit, so a probe times the member, not a
 // handshake.
 //
-// One probe: ping; no ack within probeTimeout × (awareness+1), or within the
-// target's own round-trip timeout where that is longer (probeRttTimeoutMax) →
-// ping-req to k helpers; no ack by the end of the indirect window → the host
-// suspects the target.
+// One probe: ping; no ack within probeTimeout × (awareness+1) → ping-req to k
+// helpers; no ack by the end of the period → the host suspects the target.
 // Helpers relay the target's ack, or answer nack at nackRatio of their timeout.
 
 import type { Awareness } from './awareness.js'
