@@ -11,7 +11,7 @@ import type { MembershipMessage } from '../protocol/membership/index.js'
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
-test('a join push-pull waits joinSyncTimeoutMs for a slow seed and reports its round trip; other push-pulls fail at syncTimeoutMs, with the message handed to onSendFailed', async () => {
+test('a join push-pull waits joinSyncTimeoutMs for a slow seed; other push-pulls fail at syncTimeoutMs, with the message handed to onSendFailed', async () => {
   const nodes = await startLocalNodes(2, 'memory')
   const transports: MembershipTransport[] = []
   try {
@@ -28,14 +28,12 @@ test('a join push-pull waits joinSyncTimeoutMs for a slow seed and reports its r
     }))
     const delivered: MembershipMessage[] = []
     const failures: Array<{ channel: string, type: string, join: boolean }> = []
-    const roundTrips: Array<{ to: string, ms: number }> = []
     transports.push(await startTransport({
       node: joiner,
       deliver: (_from, msg) => { delivered.push(msg) },
       syncTimeoutMs: 300,
       joinSyncTimeoutMs: 5000,
-      onSendFailed: (_to, channel, _err, msg) => { failures.push({ channel, type: msg.type, join: msg.type === 'push-pull' && msg.join }) },
-      onRoundTrip: (to, ms) => { roundTrips.push({ to, ms }) }
+      onSendFailed: (_to, channel, _err, msg) => { failures.push({ channel, type: msg.type, join: msg.type === 'push-pull' && msg.join }) }
     }))
     const to = seed.peerId.toString()
     const addrs = seed.getMultiaddrs().map(a => a.toString())
@@ -46,16 +44,11 @@ test('a join push-pull waits joinSyncTimeoutMs for a slow seed and reports its r
     assert.ok(Date.now() - started >= answerDelayMs - 50, 'it did wait for the late answer')
     assert.equal(delivered.map(m => m.type === 'push-pull' && m.reply), [true], 'the seed\'s reply was delivered')
     assert.equal(failures, [])
-    // The push-pull's round trip is reported, for the core to time its probes of the seed by.
-    assert.is(roundTrips.length, 1)
-    assert.is(roundTrips[0].to, to)
-    assert.ok(roundTrips[0].ms >= answerDelayMs - 50 && roundTrips[0].ms < 5000, JSON.stringify(roundTrips))
 
     const ordinary = await transports[1].send({ to, addrs, msg: pushPullMessage(2, false, false, []) })
     assert.is(ordinary, false, 'an anti-entropy push-pull gives up at syncTimeoutMs')
     assert.equal(failures, [{ channel: 'sync', type: 'push-pull', join: false }])
     assert.is(transports[1].stats.sendFailures.sync, 1)
-    assert.is(roundTrips.length, 1, 'a failed push-pull reports no round trip')
   } finally {
     await Promise.allSettled(transports.map(async t => { await t.stop() }))
     await stopNodes(nodes)

@@ -152,7 +152,6 @@ export class MembershipService implements Component, MembershipPort {
         this.log?.debug('membership send failed', { to, channel, err: message })
         if (msg.type === 'push-pull' && msg.join) this.joinSendErrors.set(to, message)
       },
-      onRoundTrip: (to, ms) => { this.core?.noteRoundTrip(to, ms) },
       answer: async (from, msg) => await this.answerInBand(from, msg),
       joinSyncTimeoutMs: JOIN_REPLY_TIMEOUT_MS
     })

@@ -43,8 +43,6 @@ export interface TransportOptions {
   /** Deadline for a join's push-pull to its seed, which may be answering many (default 20 000 ms). */
   joinSyncTimeoutMs?: number
   onSendFailed?: (to: string, channel: MembershipChannel, err: unknown, msg: MembershipMessage) => void
-  /** A push-pull request to `to` got its response after `ms` (the membership core times probes by it). */
-  onRoundTrip?: (to: string, ms: number) => void
   /**
    * Called after a push-pull request was delivered: the reply, if the core makes one
    * soon enough, travels back as the response of that same request instead of a
@@ -242,9 +240,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       try {
         await learnAddrs(out.to, out.addrs)
         if (channel === 'sync') {
-          const started = performance.now()
           const response = await sendRequest(node, peerIdOf(out.to), SYNC_PROTOCOL, bytes, { maxRequestBytes: MAX_SYNC_BYTES, maxResponseBytes: MAX_SYNC_BYTES, timeoutMs: out.msg.type === 'push-pull' && out.msg.join ? joinSyncTimeoutMs : syncTimeoutMs })
-          try { opts.onRoundTrip?.(out.to, performance.now() - started) } catch { /* a hint sink must not break sending */ }
           // A reply in the response (see TransportOptions.answer); a bad one is counted, not fatal to the send.
           if (response.byteLength > 0) {
             try {

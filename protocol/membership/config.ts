@@ -27,15 +27,6 @@ export interface MembershipConfig {
    * rate each member sees is one per period either way. Default 8.
    */
   readonly probeObservers: number
-  /**
-   * A member whose recent direct acks were slow gets a longer direct timeout: its
-   * smoothed round trip + 4 × its variation (TCP's retransmission timeout), up to this
-   * many ms; never shorter than the plain probeTimeout. A member that answers in a
-   * millisecond is timed exactly as before; one busy enough to answer in 300 ms is
-   * not suspected for being busy. The cost is detection: a member that was slow and
-   * then dies is found up to this much later. 0 disables. Default 800 (4 T).
-   */
-  readonly probeRttTimeoutMax: number
   /** k helpers asked to `ping-req` the target after a missed direct ack (SWIM). Default 3. */
   readonly indirectChecks: number
   /** Helper sends `nack` at this fraction of its probe timeout if the target stays silent (Lifeguard). Default 0.8. */
@@ -125,7 +116,6 @@ export interface MembershipConfig {
 export const DEFAULT_CONFIG: Readonly<Required<Omit<MembershipConfig, 'suspicionConfirmations'>>> = {
   probeInterval: 200,
   probeTimeout: 100,
-  probeRttTimeoutMax: 800,
   probeObservers: 8,
   indirectChecks: 3,
   nackRatio: 0.8,
@@ -176,7 +166,6 @@ export function resolveConfig (partial: Partial<MembershipConfig> = {}): Resolve
   positive('probeInterval', c.probeInterval)
   positive('probeTimeout', c.probeTimeout)
   if (c.probeTimeout * 2 > c.probeInterval) throw new ConfigError('probeTimeout', 'must be at most half of probeInterval (the rest is the indirect window)')
-  nonNegative('probeRttTimeoutMax', c.probeRttTimeoutMax)
   if (!Number.isInteger(c.indirectChecks) || c.indirectChecks < 0) throw new ConfigError('indirectChecks', 'must be a non-negative integer')
   if (!Number.isInteger(c.probeObservers) || c.probeObservers < 0) throw new ConfigError('probeObservers', 'must be a non-negative integer (0: probe everyone)')
   positive('nackRatio', c.nackRatio)

@@ -158,14 +158,6 @@ export class Membership {
   /** Drains what the shell must do: persist first, then send/publish, then deliver events. */
   ready (): Ready { return this.outbox.drain() }
 
-  /**
-   * The shell measured a round trip to `id` outside the probes (a push-pull's
-   * request and response). It informs the direct timeout of `id`'s probes
-   * (probeRttTimeoutMax): a joiner's first probes of a seed busy with many joins are
-   * then timed by how slowly that seed answered the join, not by an idle network.
-   */
-  noteRoundTrip (id: string, ms: number): void { this.prober.noteRoundTrip(id, ms) }
-
   hasReady (): boolean { return !this.outbox.isEmpty() }
 
   // --------------------------------------------------------------- commands
@@ -369,7 +361,7 @@ export class Membership {
   }
 
   private onAck (from: string, seq: number, now: number): void {
-    if (this.prober.onAck(from, seq, now)) return
+    if (this.prober.onAck(from, seq)) return
     const s = this.suspicions.get(from)
     if (s !== undefined && s.verifying() === seq) {
       // The suspect is up: fetch its state (holding its refutation) before our timer ends.

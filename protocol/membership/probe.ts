@@ -82,8 +82,6 @@ interface ProbeInFlight {
   readonly nacks: Set<string>
 }
 
-interface RttEstimate { srtt: number, rttvar: number }
-
 /** A ping we send on behalf of `origin` (ping-req); answered with ack, or nack at `nackAt`. */
 interface Relay {
   readonly origin: string
@@ -117,10 +115,6 @@ export class Prober {
   private readonly deferredSince = new Map<string, number>()
   /** Members heard alive at a new incarnation, and when (see probeGraceAfterAlive). */
   private readonly aliveAt = new Map<string, number>()
-  /** Smoothed round trip of each member's direct acks (see probeRttTimeoutMax). */
-  private readonly rtt = new Map<string, RttEstimate>()
-  /** Our last few concluded probes, so an ack that comes after its probe failed still teaches the round trip. */
-  private readonly concluded: Array<{ seq: number, target: string, sentAt: number }> = []
 
   constructor (private readonly host: ProberHost, now: number) {
     this.order = new ProbeOrder(host.random)
@@ -153,16 +147,13 @@ export class Prober {
   }
 
   /** Handles an ack for our probe or a relay; false if the seq is not ours. */
-  onAck (from: string, seq: number, now: number): boolean {
+  onAck (from: string, seq: number): boolean {
     const p = this.probe
     if (p !== undefined && p.seq === seq && (from === p.target || p.helpers.includes(from))) {
-      if (from === p.target) this.sampleRtt(from, now - p.sentAt)
       this.probe = undefined
       this.host.awareness.apply(-1)
       return true
     }
-    const late = this.concluded.find(c => c.seq === seq && c.target === from)
-    if (late !== undefined) this.sampleRtt(from, now - late.sentAt) // and on: it may verify a suspicion
     const r = this.relays.get(seq)
     if (r !== undefined && from === r.target) {
       this.relays.delete(seq)
@@ -215,8 +206,6 @@ export class Prober {
     }
     if (p !== undefined && p.phase === 'indirect' && now >= p.indirectDeadline) {
       this.probe = undefined
-      this.concluded.push({ seq: p.seq, target: p.target, sentAt: p.sentAt })
-      if (this.concluded.length > 8) this.concluded.shift()
       // Lifeguard: missing nacks mean our own links are suspect; with no helpers, any failure counts.
       h.awareness.apply(p.helpers.length > 0 ? p.helpers.length - p.nacks.size : 1)
       h.probeFailed(p.target, p.incarnation, now)
@@ -242,49 +231,19 @@ export class Prober {
     const e = h.table.get(target)
     if (e === undefined) return
     const seq = h.nextSeq()
-    const direct = Math.max(h.awareness.scale(h.cfg.probeTimeout), this.rttTimeout(target))
     this.probe = {
       target,
       incarnation: e.incarnation,
       seq,
       sentAt: now,
-      directDeadline: now + direct,
-      indirectDeadline: Math.max(this.nextProbeAt, now + direct + h.awareness.scale(h.cfg.probeInterval - h.cfg.probeTimeout)),
+      directDeadline: now + h.awareness.scale(h.cfg.probeTimeout),
+      indirectDeadline: this.nextProbeAt,
       phase: 'direct',
       graced: false,
       helpers: [],
       nacks: new Set()
     }
     h.send(target, e.addrs, { type: 'ping', seq })
-  }
-
-  /**
-   * How long `id`'s direct ack may take, from its own recent round trips (srtt + 4 ×
-   * rttvar, as TCP's retransmission timeout), at most probeRttTimeoutMax; 0 with no
-   * sample yet or with the limit at 0.
-   */
-  private rttTimeout (id: string): number {
-    const max = this.host.cfg.probeRttTimeoutMax
-    const r = this.rtt.get(id)
-    if (max <= 0 || r === undefined) return 0
-    return Math.min(max, r.srtt + 4 * r.rttvar)
-  }
-
-  /** A round trip to `id` measured elsewhere (a push-pull): as informative as an ack's. */
-  noteRoundTrip (id: string, ms: number): void {
-    if (id !== this.host.id) this.sampleRtt(id, ms)
-  }
-
-  private sampleRtt (id: string, sample: number): void {
-    if (this.host.cfg.probeRttTimeoutMax <= 0 || !(sample >= 0)) return
-    const r = this.rtt.get(id)
-    if (r === undefined) {
-      if (this.rtt.size >= 4 * Math.max(8, this.host.cfg.probeObservers)) this.rtt.clear() // bound it; an entry only stretches a timeout
-      this.rtt.set(id, { srtt: sample, rttvar: sample / 2 })
-      return
-    }
-    r.rttvar = 0.75 * r.rttvar + 0.25 * Math.abs(r.srtt - sample)
-    r.srtt = 0.875 * r.srtt + 0.125 * sample
   }
 
   /** Whether to pass over `id` this period because its connection is still being set up. */
