@@ -104,8 +104,6 @@ export class MembershipService implements Component, MembershipPort {
   private readonly eventListeners = new Set<(e: MonitorEvent) => void>()
   private readonly forceLeaveListeners = new Set<(id: string) => void>()
   private readonly joinWaiters = new Map<string, Set<{ resolve: () => void, reject: (err: Error) => void }>>()
-  /** Why the last join push-pull to a seed failed, for the join's error. */
-  private readonly joinSendErrors = new Map<string, string>()
   private readonly stopController = new AbortController()
   private persistFailures = 0
   private samplerSoon = false
@@ -150,7 +148,7 @@ export class MembershipService implements Component, MembershipPort {
       onSendFailed: (to, channel, err, msg) => {
         const message = err instanceof Error ? err.message : String(err)
         this.log?.debug('membership send failed', { to, channel, err: message })
-        if (msg.type === 'push-pull' && msg.join) this.joinSendErrors.set(to, message)
+        if (msg.type === 'push-pull' && msg.join) this.settleJoin(to, new MembershipServiceError('join-failed', `push-pull with seed ${to} failed: ${message}`))
       },
       answer: async (from, msg) => await this.answerInBand(from, msg),
       joinSyncTimeoutMs: JOIN_REPLY_TIMEOUT_MS
@@ -441,7 +439,8 @@ export class MembershipService implements Component, MembershipPort {
   }
 
   private deliver (o: Outgoing): void {
-    if (!this.replyInBand(o)) void this.sendOne(o)
+    // Never throws; a failure comes back through onSendFailed (which settles a failed join).
+    if (!this.replyInBand(o)) void (this.transport as MembershipTransport).send(o)
   }
 
   /**
@@ -467,15 +466,6 @@ export class MembershipService implements Component, MembershipPort {
     if (waiter === undefined) return false
     waiter(o.msg)
     return true
-  }
-
-  private async sendOne (o: Outgoing): Promise<void> {
-    const ok = await (this.transport as MembershipTransport).send(o)
-    if (!ok && o.msg.type === 'push-pull' && o.msg.join) {
-      const cause = this.joinSendErrors.get(o.to)
-      this.joinSendErrors.delete(o.to)
-      this.settleJoin(o.to, new MembershipServiceError('join-failed', `push-pull with seed ${o.to} failed${cause !== undefined ? `: ${cause}` : ''}`))
-    }
   }
 
   private arm (): void {
