@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { callAgent } from './socket/client.js'
 import { hasStarted } from './status-board.js'
 import { AGENT_NODE_FLAGS, agentEnv } from './node-flags.js'
-import { devNodeArgs, devRings, DEVICES_PER_NODE } from './dev-cluster.js'
+import { bootstrapAndInstall, devNodeArgs, waitForAlive } from './dev-cluster.js'
 import { CACHE_FILE, CODE_FILE, TRAINING_ENV } from './bundle-loader.js'
 import { openCodeCache } from './code-cache.js'
 
@@ -90,16 +90,9 @@ export async function trainCodeCache (dir: string, opts: TrainingOptions = {}): 
       if (i === TRAINED) await callAgent(node.socket, 'join', { addrs: [nodes[0].addr] }, { timeoutMs: 30_000 })
     }
     for (const [i, n] of nodes.entries()) {
-      await until(`agent ${i} to count ${NODES} alive`, deadline, async () => {
-        const s = await callAgent(n.socket, 'status', {}, { timeoutMs: 2000 }) as { members?: { alive?: number } }
-        return s.members?.alive === NODES ? true : undefined
-      })
+      if (!await waitForAlive(n.socket, NODES, deadline)) throw new Error(`code cache training: timed out waiting for agent ${i} to count ${NODES} alive`)
     }
-    const { epoch } = await callAgent(nodes[0].socket, 'bootstrap', { rings: devRings(NODES * DEVICES_PER_NODE) }, { timeoutMs: Math.max(1000, deadline - Date.now()) }) as { epoch: number }
-    await Promise.all(nodes.map(async n => {
-      const waitMs = Math.max(1000, Math.min(60_000, deadline - Date.now()))
-      await callAgent(n.socket, 'wait-ready', { epoch, timeoutMs: waitMs }, { timeoutMs: waitMs + 5000 })
-    }))
+    await bootstrapAndInstall(nodes.map(n => n.socket), Math.max(1000, Math.min(60_000, deadline - Date.now())))
     await sleep(opts.settleMs ?? 3500)
     nodes[TRAINED].child.kill('SIGUSR2')
     const file = await until('the trained agent to write its cache', deadline, async () => await readFile(target).catch(() => undefined))

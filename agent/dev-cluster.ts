@@ -32,7 +32,7 @@ export interface DevClusterOptions {
 interface DevNode { index: number, dataDir: string, child: ChildProcess, exited: Promise<number | null>, nodeId?: string, addr?: string }
 
 const READY_TIMEOUT_MS = 20_000
-export const DEVICES_PER_NODE = 2
+const DEVICES_PER_NODE = 2
 const RINGS_READY_TIMEOUT_MS = 60_000
 /** Node `index`'s own zone, storage address and DEVICES_PER_NODE devices, and a short rebalance delay. */
 export function devNodeArgs (index: number): string[] {
@@ -42,7 +42,7 @@ export function devNodeArgs (index: number): string[] {
 }
 
 /** Small rings, and min_part_hours 0 so that a change visibly moves partitions at once. */
-export function devRings (devices: number): string[] {
+function devRings (devices: number): string[] {
   const replicas = Math.min(3, devices)
   return [`account:8:${replicas}:0`, `container:8:${replicas}:0`, `object:10:${replicas}:0`]
 }
@@ -71,20 +71,20 @@ async function waitForStatus (node: DevNode, deadline: number): Promise<Record<s
   throw new Error(`node ${node.index} did not answer within ${READY_TIMEOUT_MS} ms (${(lastError as Error)?.message ?? ''})`)
 }
 
-/** Node 0 makes epoch 1 from every member's devices; resolves when all nodes have installed it. */
-async function bootstrapAndWait (nodes: DevNode[], io: Io): Promise<number> {
-  const socket = (n: DevNode): string => dataDirPaths(n.dataDir).socket
-  const { epoch } = await callAgent(socket(nodes[0]), 'bootstrap', { rings: devRings(nodes.length * DEVICES_PER_NODE) }, { timeoutMs: RINGS_READY_TIMEOUT_MS }) as { epoch: number }
-  io.stdout(`\nNode 0 bootstrapped the cluster map: epoch ${epoch}.`)
-  await Promise.all(nodes.map(async n => {
-    await callAgent(socket(n), 'wait-ready', { epoch, timeoutMs: RINGS_READY_TIMEOUT_MS }, { timeoutMs: RINGS_READY_TIMEOUT_MS + 5000 })
+/**
+ * The first socket's agent bootstraps the cluster map from every member's devices
+ * (DEVICES_PER_NODE each); resolves with the epoch once every agent has installed it.
+ */
+export async function bootstrapAndInstall (sockets: string[], timeoutMs: number = RINGS_READY_TIMEOUT_MS): Promise<number> {
+  const { epoch } = await callAgent(sockets[0], 'bootstrap', { rings: devRings(sockets.length * DEVICES_PER_NODE) }, { timeoutMs }) as { epoch: number }
+  await Promise.all(sockets.map(async socket => {
+    await callAgent(socket, 'wait-ready', { epoch, timeoutMs }, { timeoutMs: timeoutMs + 5000 })
   }))
   return epoch
 }
 
-/** Polls node 0 until it counts `n` alive members; false when the deadline passes first. */
-async function waitForCluster (node: DevNode, n: number, deadline: number): Promise<boolean> {
-  const socket = dataDirPaths(node.dataDir).socket
+/** Polls the agent at `socket` until it counts `n` alive members; false when the deadline passes first. */
+export async function waitForAlive (socket: string, n: number, deadline: number): Promise<boolean> {
   while (Date.now() < deadline) {
     try {
       const status = await callAgent(socket, 'status', {}, { timeoutMs: 2000 }) as { members?: { alive?: unknown } }
@@ -160,12 +160,13 @@ export async function runDevCluster (opts: DevClusterOptions): Promise<number> {
       n.index, n.child.pid, n.addr, `agent status --data-dir ${n.dataDir}`
     ])))
     if (nodes.length > 1) {
-      const formed = await waitForCluster(nodes[0], nodes.length, Date.now() + CLUSTER_TIMEOUT_MS)
+      const formed = await waitForAlive(dataDirPaths(nodes[0].dataDir).socket, nodes.length, Date.now() + CLUSTER_TIMEOUT_MS)
       io.stdout(formed
         ? `\nNodes 1..${nodes.length - 1} joined node 0: one cluster of ${nodes.length}.`
         : `\nThe nodes are still joining node 0 (not all ${nodes.length} alive after ${CLUSTER_TIMEOUT_MS / 1000} s).`)
     }
-    const epoch = await bootstrapAndWait(nodes, io)
+    const epoch = await bootstrapAndInstall(nodes.map(n => dataDirPaths(n.dataDir).socket))
+    io.stdout(`\nNode 0 bootstrapped the cluster map: epoch ${epoch}.`)
     const n0 = nodes[0].dataDir
     const last = nodes[nodes.length - 1].dataDir
     io.stdout(`\nEpoch ${epoch} is installed on every node: ${join(n0, 'rings')}/{account,container,object}.ring.gz, and so on.\n`)
