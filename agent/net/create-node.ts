@@ -3,7 +3,6 @@
 // ../shared/notes/libp2p.md shows a loopback or NAT-ed cluster needs.
 import { createHash } from 'node:crypto'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
 import { memory } from '@libp2p/memory'
 import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -12,6 +11,7 @@ import { ping, type Ping } from '@libp2p/ping'
 import { gossipsub, StrictSign, type GossipSub } from '@libp2p/gossipsub'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import { installLazyWindowUpdates } from './yamux-window.js'
+import { coalescingTcp } from './coalescing-tcp.js'
 import { fastNoiseCrypto } from './noise-crypto.js'
 import { keepSelfRecord } from './self-record.js'
 import { libp2pLogger } from './libp2p-logger.js'
@@ -65,7 +65,7 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
     start: opts.start ?? true,
     addresses: { listen: opts.listen, announce: opts.announce },
     transports: [
-      ...(usesTcp || !usesMemory ? [tcp()] : []),
+      ...(usesTcp || !usesMemory ? [coalescingTcp()] : []),
       ...(usesMemory ? [memory()] : [])
     ],
     // Membership's probes already say which peers are alive; libp2p's own monitor would
