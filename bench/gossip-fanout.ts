@@ -4,7 +4,9 @@
 // frame, a protobuf decode and a duplicate check. In-process, memory transport.
 // Prints JSON.
 //
-//   node build/bench/gossip-fanout.js [--nodes 30] [--links 8] [--messages 100]
+//   node build/bench/gossip-fanout.js [--nodes 30] [--links 8] [--messages 100] [--mesh D,Dlo,Dhi,Dscore,Dout,Dlazy]…
+//
+// Each --mesh adds a variant to the two compared.
 import '../agent/polyfill.js'
 import { parseArgs } from 'node:util'
 import { randomUUID } from 'node:crypto'
@@ -12,13 +14,21 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createNode, MESH_DEGREE, type MeshDegree, type RingleaderNode } from '../agent/net/create-node.js'
 import { stopNodes } from '../agent/net/local-cluster.js'
 
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '30' }, links: { type: 'string', default: '8' }, messages: { type: 'string', default: '100' } }, strict: true })
+const { values } = parseArgs({ options: { nodes: { type: 'string', default: '30' }, links: { type: 'string', default: '8' }, messages: { type: 'string', default: '100' }, mesh: { type: 'string', multiple: true } }, strict: true })
 const n = Number(values.nodes)
 const links = Number(values.links)
 const messages = Number(values.messages)
 if (!Number.isInteger(n) || n < 3 || n > 200 || !Number.isInteger(links) || links < 1 || links >= n || !Number.isInteger(messages) || messages < 1) {
   throw new Error('--nodes 3..200, --links 1..nodes-1, --messages >= 1 (integers)')
 }
+
+const extraMeshes = (values.mesh ?? []).map((spec): MeshDegree => {
+  const v = spec.split(',').map(Number)
+  if (v.length !== 6 || !v.every(x => Number.isInteger(x) && x >= 0 && x <= 50)) throw new Error(`--mesh ${spec}: six integers 0..50, D,Dlo,Dhi,Dscore,Dout,Dlazy`)
+  const [D, Dlo, Dhi, Dscore, Dout, Dlazy] = v
+  if (!(Dlo <= D && D <= Dhi && Dout < Dlo && Dout <= D / 2)) throw new Error(`--mesh ${spec}: gossipsub needs Dlo ≤ D ≤ Dhi, Dout < Dlo and Dout ≤ D/2`)
+  return { D, Dlo, Dhi, Dscore, Dout, Dlazy }
+})
 
 const TOPIC = 'fanout'
 /** gossipsub's own defaults, the comparison. */
@@ -69,7 +79,8 @@ async function run (mesh: MeshDegree): Promise<Record<string, number>> {
 }
 
 const results = []
-for (const [name, mesh] of [['gossipsub default', GOSSIPSUB_DEFAULT_MESH_DEGREE], ['ours (MESH_DEGREE)', MESH_DEGREE]] as const) {
+const variants: Array<[string, MeshDegree]> = [['gossipsub default', GOSSIPSUB_DEFAULT_MESH_DEGREE], ['ours (MESH_DEGREE)', MESH_DEGREE], ...extraMeshes.map((m): [string, MeshDegree] => [`--mesh ${Object.values(m).join(',')}`, m])]
+for (const [name, mesh] of variants) {
   results.push({ mesh: name, ...await run(mesh) })
 }
 console.log(JSON.stringify({ bench: 'gossip-fanout', node: process.version, nodes: n, links, messages, results }, null, 2))
