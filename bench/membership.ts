@@ -25,6 +25,8 @@
 // - idle: after the join settles, CPU (utime+stime from /proc/<pid>/stat), RSS
 //   (and its anonymous, unshared part) and bytes written (wchar from /proc/<pid>/io:
 //   every socket write, encryption and muxing included) over --idle-seconds.
+// - messagesWhileJoining: membership messages all agents sent from their start until
+//   the join converged, by channel and by type (from each agent's status).
 // - churn: the same bytes written, per agent, during the herd join and during the
 //   failure detection below (joinBytes, detectBytes). wchar does not count UDP
 //   (sendto), so for Serf these are its TCP writes only; one Serf agent's sends,
@@ -158,16 +160,19 @@ async function benchOurs (n: number): Promise<Record<string, unknown>> {
       await c.start(n, joinMode)
       const startMs = Math.round(performance.now() - started)
       const settleMs = await waitAllAlive(c, n, 600_000)
-      if (settleMs === null) return { joinMode, startMs, converged: false }
+      const messagesWhileJoining = await c.messagesSent()
+      if (settleMs === null) return { joinMode, startMs, converged: false, messagesWhileJoining }
       // boot: startMs is from spawning the seed until all answer; rolling: the whole one-by-one start.
       const settled = joinMode === 'boot' ? { allAliveMsAfterSpawn: startMs + settleMs } : { allAliveMsAfterLastStart: settleMs }
-      return { joinMode, startMs, ...settled, ...await measureSettled(c, n) }
+      return { joinMode, startMs, ...settled, messagesWhileJoining, ...await measureSettled(c, n) }
     }
     await c.start(n)
     const { result: joinMs, churnBytes: joinBytes } = await bytesDuring(c.livePids(), async () => await c.joinAllThroughSeed(joinGapMs))
-    if (joinMs.allMs === null) return { join: joinMs, converged: false }
+    const messagesWhileJoining = await c.messagesSent()
+    if (joinMs.allMs === null) return { join: joinMs, converged: false, messagesWhileJoining }
     return {
       joinAllMs: Math.round(joinMs.allMs),
+      messagesWhileJoining,
       joinBytes,
       joinMedianMs: Math.round(joinMs.medianMs ?? NaN),
       ...(joinGapMs > 0 ? { joinGapMs, joinAfterLastMs: Math.round(joinMs.afterLastJoinMs ?? NaN) } : {}),

@@ -168,6 +168,26 @@ export class AgentCluster {
     }))
   }
 
+  /**
+   * Membership messages sent so far by all live agents together: by channel
+   * (gossip publishes, probe-channel and sync sends) and by type (ping, ack, alive, …).
+   */
+  async messagesSent (): Promise<{ byChannel: Record<string, number>, byType: Record<string, number> }> {
+    const byChannel: Record<string, number> = {}
+    const byType: Record<string, number> = {}
+    const add = (into: Record<string, number>, from: Record<string, number> | undefined): void => {
+      for (const [k, v] of Object.entries(from ?? {})) into[k] = (into[k] ?? 0) + v
+    }
+    await Promise.all(this.agents.filter(a => a.child.exitCode === null && a.child.signalCode === null).map(async a => {
+      try {
+        const s = await callAgent(a.socket, 'status', {}, { timeoutMs: 5000 }) as { membership?: { sent?: Record<string, number>, sentByType?: Record<string, number> } }
+        add(byChannel, s.membership?.sent)
+        add(byType, s.membership?.sentByType)
+      } catch { /* an agent that does not answer is left out */ }
+    }))
+    return { byChannel, byType }
+  }
+
   async stop (): Promise<void> {
     this.stopMonitors.abort()
     await Promise.all(this.agents.map(async a => {
