@@ -25,6 +25,8 @@
 // - idle: after the join settles, CPU (utime+stime from /proc/<pid>/stat), RSS
 //   (and its anonymous, unshared part) and bytes written (wchar from /proc/<pid>/io:
 //   every socket write, encryption and muxing included) over --idle-seconds.
+// - missingAlive (rolling, boot): [seconds, alive members the agents are short of in
+//   total] from when all are up until they agree, at each change of that sum.
 // - messagesWhileJoining: membership messages all agents sent from their start until
 //   the join converged, by channel and by type (from each agent's status).
 // - churn: the same bytes written, per agent, during the herd join and during the
@@ -159,12 +161,13 @@ async function benchOurs (n: number): Promise<Record<string, unknown>> {
       const started = performance.now()
       await c.start(n, joinMode)
       const startMs = Math.round(performance.now() - started)
-      const settleMs = await waitAllAlive(c, n, 600_000)
+      const missingAlive: Array<[number, number]> = []
+      const settleMs = await waitAllAlive(c, n, 600_000, missingAlive)
       const messagesWhileJoining = await c.messagesSent()
-      if (settleMs === null) return { joinMode, startMs, converged: false, messagesWhileJoining }
+      if (settleMs === null) return { joinMode, startMs, converged: false, messagesWhileJoining, missingAlive }
       // boot: startMs is from spawning the seed until all answer; rolling: the whole one-by-one start.
       const settled = joinMode === 'boot' ? { allAliveMsAfterSpawn: startMs + settleMs } : { allAliveMsAfterLastStart: settleMs }
-      return { joinMode, startMs, ...settled, messagesWhileJoining, ...await measureSettled(c, n) }
+      return { joinMode, startMs, ...settled, messagesWhileJoining, missingAlive, ...await measureSettled(c, n) }
     }
     await c.start(n)
     const { result: joinMs, churnBytes: joinBytes } = await bytesDuring(c.livePids(), async () => await c.joinAllThroughSeed(joinGapMs))

@@ -200,14 +200,21 @@ export class AgentCluster {
   }
 }
 
-/** Rolling start: waits (polling status) until every agent counts n alive; ms after the last agent was up, or null. */
-export async function waitAllAlive (c: AgentCluster, n: number, timeoutMs: number): Promise<number | null> {
+/**
+ * Rolling start: waits (polling status) until every agent counts n alive; ms after
+ * the last agent was up, or null. `trace` gets [seconds, alive members missing over
+ * all agents] each time that sum changes.
+ */
+export async function waitAllAlive (c: AgentCluster, n: number, timeoutMs: number, trace?: Array<[number, number]>): Promise<number | null> {
   const t0 = performance.now()
   while (performance.now() - t0 < timeoutMs) {
     const alive = await Promise.all(c.agents.map(async a => {
       try { return ((await callAgent(a.socket, 'status', {}, { timeoutMs: 2000 })) as { members: { alive: number } }).members.alive } catch { return -1 }
     }))
-    if (alive.every(x => x === n)) return Math.round(performance.now() - t0)
+    // How far from converged: the alive members the agents are short of, summed (an agent that did not answer counts n).
+    const missing = alive.reduce((sum, x) => sum + (x < 0 ? n : Math.max(0, n - x)), 0)
+    if (trace !== undefined && (trace.length === 0 || trace[trace.length - 1][1] !== missing)) trace.push([Math.round((performance.now() - t0) / 100) / 10, missing])
+    if (missing === 0) return Math.round(performance.now() - t0)
     await sleep(200)
   }
   return null
