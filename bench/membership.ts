@@ -150,8 +150,6 @@ function stopLoad (load: ChildProcess[]): void {
   for (const p of load) p.kill('SIGKILL')
 }
 
-// ---------------------------------------------------------------- our agents
-
 // ---------------------------------------------------------------- runs
 
 async function benchOurs (n: number): Promise<Record<string, unknown>> {

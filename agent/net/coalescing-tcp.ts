@@ -21,6 +21,12 @@ interface TcpConnectionInternals {
   sendData?: (data: { bufs?: unknown[] }) => SendResult
 }
 
+/** A Proxy get trap's default: the target's own property, methods bound to the target. */
+function passThrough (target: object, prop: string | symbol, receiver: unknown): unknown {
+  const value: unknown = Reflect.get(target, prop, receiver)
+  return typeof value === 'function' ? value.bind(target) : value
+}
+
 function isCorkable (s: unknown): s is CorkableSocket {
   return typeof s === 'object' && s !== null &&
     typeof (s as Partial<CorkableSocket>).cork === 'function' && typeof (s as Partial<CorkableSocket>).uncork === 'function'
@@ -58,8 +64,7 @@ export function withCoalescedWrites (upgrader: Upgrader): Upgrader {
           return await upgrade.call(target, maConn, opts)
         }
       }
-      const value: unknown = Reflect.get(target, prop, receiver)
-      return typeof value === 'function' ? value.bind(target) : value
+      return passThrough(target, prop, receiver)
     }
   })
 }
@@ -74,8 +79,7 @@ export function coalescingTcp (init?: TCPOptions): (components: TCPComponents) =
       get (target, prop, receiver) {
         if (prop === 'dial') return async (ma: Parameters<Transport['dial']>[0], options: Parameters<Transport['dial']>[1]) => await target.dial(ma, withUpgrader(options))
         if (prop === 'createListener') return (options: Parameters<Transport['createListener']>[0]) => target.createListener(withUpgrader(options))
-        const value: unknown = Reflect.get(target, prop, receiver)
-        return typeof value === 'function' ? value.bind(target) : value
+        return passThrough(target, prop, receiver)
       }
     })
   }

@@ -118,7 +118,7 @@ export class AgentCluster {
 
   /** Fail verdicts and suspicions about agents that are still running. */
   falsePositives (): { fails: number, suspects: number } {
-    const live = new Set(this.agents.filter(a => a.child.exitCode === null && a.child.signalCode === null).map(a => a.id))
+    const live = new Set(this.liveAgents().map(a => a.id))
     let fails = 0
     let suspects = 0
     this.failedAt.forEach(m => { for (const id of m.keys()) if (live.has(id)) fails++ })
@@ -159,10 +159,13 @@ export class AgentCluster {
     return { dataDir, socket, child, id: status.nodeId, addr: status.listen[0], pid: child.pid as number }
   }
 
-  livePids (): number[] { return this.agents.filter(a => a.child.exitCode === null && a.child.signalCode === null).map(a => a.pid) }
+  /** Agents whose process has not exited. */
+  liveAgents (): Agent[] { return this.agents.filter(a => a.child.exitCode === null && a.child.signalCode === null) }
+
+  livePids (): number[] { return this.liveAgents().map(a => a.pid) }
 
   async appBytes (): Promise<number[]> {
-    return await Promise.all(this.agents.filter(a => a.child.exitCode === null && a.child.signalCode === null).map(async a => {
+    return await Promise.all(this.liveAgents().map(async a => {
       const s = await callAgent(a.socket, 'status') as { membership: { bytesIn: number, bytesOut: number } }
       return s.membership.bytesOut
     }))
@@ -178,7 +181,7 @@ export class AgentCluster {
     const add = (into: Record<string, number>, from: Record<string, number> | undefined): void => {
       for (const [k, v] of Object.entries(from ?? {})) into[k] = (into[k] ?? 0) + v
     }
-    await Promise.all(this.agents.filter(a => a.child.exitCode === null && a.child.signalCode === null).map(async a => {
+    await Promise.all(this.liveAgents().map(async a => {
       try {
         const s = await callAgent(a.socket, 'status', {}, { timeoutMs: 5000 }) as { membership?: { sent?: Record<string, number>, sentByType?: Record<string, number> } }
         add(byChannel, s.membership?.sent)
@@ -201,8 +204,8 @@ export class AgentCluster {
 }
 
 /**
- * Rolling start: waits (polling status) until every agent counts n alive; ms after
- * the last agent was up, or null. `trace` gets [seconds, alive members missing over
+ * Waits (polling status) until every agent counts n alive; ms from the call, or
+ * null after timeoutMs. `trace` gets [seconds, alive members missing over
  * all agents] each time that sum changes.
  */
 export async function waitAllAlive (c: AgentCluster, n: number, timeoutMs: number, trace?: Array<[number, number]>): Promise<number | null> {
