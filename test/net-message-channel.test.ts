@@ -104,4 +104,31 @@ test('a peer that is gone: sends fail within the deadline, and the queue per pee
   }
 })
 
+test('a peer that stops reading: the blocked write fails at its deadline and the next send opens a new stream', async () => {
+  const [a, b] = await startLocalNodes(2, 'memory')
+  let chA: MessageChannel | undefined
+  try {
+    // b accepts the protocol but stops reading, as a SIGSTOPped agent does.
+    await b.handle(PROTO, (stream) => { stream.pause() }, { maxInboundStreams: 8 })
+    chA = await openMessageChannel(a, PROTO, { maxMessageBytes: 64 * 1024, sendTimeoutMs: 300, maxQueued: 64, onMessage: () => {} })
+    await a.dial(b.getMultiaddrs()[0])
+    const started = Date.now()
+    // Far more than yamux's receive window: some write must wait for a drain that never comes.
+    const sends = Promise.all(Array.from({ length: 40 }, async () => await (chA as MessageChannel).send(b.peerId, new Uint8Array(60 * 1024))))
+    let bound: ReturnType<typeof setTimeout> | undefined
+    const results = await Promise.race([sends, new Promise<never>((_resolve, reject) => { bound = setTimeout(() => { reject(new Error('a blocked write never failed')) }, 10_000) })])
+    clearTimeout(bound)
+    const elapsed = Date.now() - started
+    assert.ok(results.some(ok => ok), 'the first writes fit the window')
+    assert.ok(results.some(ok => !ok), 'a write past the window fails')
+    assert.ok(elapsed < 40 * 300 + 1000, `every send settled, bounded: ${elapsed} ms`)
+    const opened = chA.stats.streamsOpened
+    assert.ok(await chA.send(b.peerId, new Uint8Array([1])), 'a small send after the reset goes out')
+    assert.ok(chA.stats.streamsOpened > opened, `on a new stream (${opened} → ${chA.stats.streamsOpened})`)
+  } finally {
+    await chA?.stop()
+    await stopNodes([a, b])
+  }
+})
+
 test.run()

@@ -15,6 +15,7 @@
 import { lpStream } from '@libp2p/utils'
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { StreamNode } from './request-response.js'
+import { ProtocolError } from './errors.js'
 
 export interface MessageChannelOptions {
   /** Largest message either way. */
@@ -140,15 +141,23 @@ export async function openMessageChannel (node: StreamNode, protocol: string, op
       o.queued++
       const attempt = o.chain.then(async () => {
         if (stopped) return false
+        // The write's deadline is a timer cleared when the write returns, not an
+        // AbortSignal.timeout: such a signal's timer fires whether or not the write
+        // is long done, and woke an idle agent once a second for every message it
+        // had sent. A write that outlasts it aborts the stream, which fails the write.
+        let deadline: ReturnType<typeof setTimeout> | undefined
         try {
           const writer = await writerFor(peer, o)
-          await writer.write(bytes, { signal: AbortSignal.timeout(opts.sendTimeoutMs) })
+          deadline = setTimeout(() => { reset(o, new ProtocolError('timeout', `message channel write took over ${opts.sendTimeoutMs} ms`)) }, opts.sendTimeoutMs)
+          await writer.write(bytes)
           stats.sent++
           return true
         } catch (err) {
           stats.failed++
           reset(o, err)
           return false
+        } finally {
+          clearTimeout(deadline)
         }
       }).finally(() => { o.queued-- })
       o.chain = attempt
