@@ -45,7 +45,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { SerfCluster, serfAvailable, readMemoryKb } from './lib/serf-cluster.js'
 import { spawnBusyLoop } from './lib/children.js'
-import { AgentCluster, cpuTicks, median, sleep, waitAllAlive } from './lib/agent-cluster.js'
+import { AgentCluster, cpuTicks, cpuTraceDuring, median, sleep, waitAllAlive } from './lib/agent-cluster.js'
 
 const { values } = parseArgs({
   options: {
@@ -168,7 +168,8 @@ async function benchOurs (n: number): Promise<Record<string, unknown>> {
       return { joinMode, startMs, ...settled, messagesWhileJoining, missingAlive, ...await measureSettled(c, n) }
     }
     await c.start(n)
-    const { result: joinMs, churnBytes: joinBytes } = await bytesDuring(c.livePids(), async () => await c.joinAllThroughSeed(joinGapMs))
+    const { result: { result: joinMs, churnBytes: joinBytes }, cpuPercentPerStep } =
+      await cpuTraceDuring(c.livePids(), async () => await bytesDuring(c.livePids(), async () => await c.joinAllThroughSeed(joinGapMs)))
     const messagesWhileJoining = await c.messagesSent()
     if (joinMs.allMs === null) return { join: joinMs, converged: false, messagesWhileJoining }
     return {
@@ -176,6 +177,9 @@ async function benchOurs (n: number): Promise<Record<string, unknown>> {
       messagesWhileJoining,
       joinBytes,
       joinMedianMs: Math.round(joinMs.medianMs ?? NaN),
+      joinReturnedMs: joinMs.joinReturnedMs,
+      // Both cores busy reads 200: tells a CPU-bound herd from one waiting on timers.
+      cpuPercentPerSecondWhileJoining: cpuPercentPerStep,
       ...(joinGapMs > 0 ? { joinGapMs, joinAfterLastMs: Math.round(joinMs.afterLastJoinMs ?? NaN) } : {}),
       failedJoins: joinMs.failedJoins,
       ...await measureSettled(c, n)

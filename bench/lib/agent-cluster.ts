@@ -81,14 +81,17 @@ export class AgentCluster {
    * counted, not fatal, and a cluster that has not converged after `timeoutMs` is
    * reported as such (allMs null), so an overloaded run still yields figures.
    */
-  async joinAllThroughSeed (gapMs: number, timeoutMs = 60_000): Promise<{ allMs: number | null, medianMs: number | null, afterLastJoinMs: number | null, failedJoins: number, firstError?: string }> {
+  async joinAllThroughSeed (gapMs: number, timeoutMs = 60_000): Promise<{ allMs: number | null, medianMs: number | null, afterLastJoinMs: number | null, failedJoins: number, firstError?: string, joinReturnedMs: { median: number, max: number } }> {
     const seed = this.agents[0]
     const t0 = performance.now()
     let lastSentAt = t0
+    const returnedAt: number[] = []
     const results = await Promise.allSettled(this.agents.slice(1).map(async (a, i) => {
       if (gapMs > 0) await sleep(i * gapMs)
       lastSentAt = Math.max(lastSentAt, performance.now())
-      return await callAgent(a.socket, 'join', { addrs: [seed.addr] }, { timeoutMs: 60_000 }) // as `agent join` waits
+      try {
+        return await callAgent(a.socket, 'join', { addrs: [seed.addr] }, { timeoutMs: 60_000 }) // as `agent join` waits
+      } finally { returnedAt.push(performance.now() - t0) }
     }))
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
     try {
@@ -102,6 +105,7 @@ export class AgentCluster {
       medianMs: times.length > 0 ? median(times) : null,
       afterLastJoinMs: converged ? Math.max(...seen, this.allAliveAt[0] as number) - lastSentAt : null,
       failedJoins: failed.length,
+      joinReturnedMs: { median: Math.round(median(returnedAt)), max: Math.round(Math.max(...returnedAt)) },
       ...(failed.length > 0 ? { firstError: String(failed[0].reason).slice(0, 200) } : {})
     }
   }
@@ -230,6 +234,28 @@ export function cpuTicks (pid: number): number {
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
     return Number(fields[11]) + Number(fields[12]) // utime + stime (fields 14, 15)
   } catch { return NaN }
+}
+
+/**
+ * The box's CPU spent by `pids` together while `work` runs, one figure per
+ * `stepMs` as a percentage of one core (200 = both cores of this box busy).
+ */
+export async function cpuTraceDuring<T> (pids: number[], work: () => Promise<T>, stepMs = 1000): Promise<{ result: T, cpuPercentPerStep: number[] }> {
+  const tickMs = 10 // USER_HZ is 100 on Linux
+  const total = (): number => pids.map(cpuTicks).filter(Number.isFinite).reduce((a, b) => a + b, 0)
+  const trace: number[] = []
+  let last = total()
+  let lastAt = performance.now()
+  const timer = setInterval(() => {
+    const now = total()
+    const at = performance.now()
+    trace.push(Math.round((now - last) * tickMs / (at - lastAt) * 100))
+    last = now
+    lastAt = at
+  }, stepMs)
+  try {
+    return { result: await work(), cpuPercentPerStep: trace }
+  } finally { clearInterval(timer) }
 }
 
 export function median (xs: number[]): number {
