@@ -127,6 +127,26 @@ test('probe: silence leads to ping-req, then suspect (published and told to the 
   assert.ok(publishes(rs).some(p => p.type === 'dead' && p.id === 'b'), 'the accuser publishes dead')
 })
 
+test('probe: with nobody to probe no tick is due; a member heard alive resumes probing within a period, its departure stops it again', () => {
+  const T = resolveConfig().probeInterval
+  // No push-pull, dead re-dial or follow-up falls due in the window looked at.
+  const a = core('a', { config: { pushPullInterval: 1e9, deadReconnectInterval: 1e9 } })
+  a.ready()
+  runTo(a, 0, T) // the first period finds nobody
+  assert.ok(a.nextDeadline() > 1e6, `lone: next deadline ${a.nextDeadline()}`)
+  a.receive('b', alive('b'), 10_000)
+  a.ready()
+  assert.ok(a.nextDeadline() >= 10_000 && a.nextDeadline() <= 10_000 + T, `resumes within a period: ${a.nextDeadline()}`)
+  const rs = runTo(a, 10_000, 10_000 + 2 * T)
+  const ping = sends(rs).find(s => s.msg.type === 'ping')
+  assert.is(ping?.to, 'b')
+  a.receive('b', { type: 'ack', seq: (ping?.msg as { seq: number }).seq }, 10_000 + 2 * T)
+  a.receive('b', { type: 'left', id: 'b', incarnation: 0, from: 'b' }, 10_000 + 2 * T)
+  a.ready()
+  runTo(a, 10_000 + 2 * T, 10_000 + 5 * T)
+  assert.ok(a.nextDeadline() > 1e6, `quiet again once b left: ${a.nextDeadline()}`)
+})
+
 test('awareness: failed probes without nacks raise the score and stretch the probe period', () => {
   const a = core('a')
   for (const id of ['b', 'c', 'd']) a.receive(id, alive(id), 0)

@@ -412,9 +412,9 @@ export class Membership {
       const n = this.table.live()
       const min = suspicionMinTimeout(this.cfg, n) * suspicionCrowdStretch(this.cfg, this.suspicions.size)
       this.suspicions.set(claim.id, new Suspicion(claim.incarnation, now, min, min * this.cfg.suspicionMaxTimeoutMult, suspicionConfirmationsFor(this.cfg, n), claim.from))
-      if (claim.from !== this.id && this.confirms(claim.id, n)) this.prober.prioritize(claim.id)
+      if (claim.from !== this.id && this.confirms(claim.id, n)) this.prober.prioritize(claim.id, now)
     }
-    if (alive && (current === undefined || current.status === 'dead' || current.status === 'left')) this.prober.insert(claim.id)
+    if (alive && (current === undefined || current.status === 'dead' || current.status === 'left')) this.prober.insert(claim.id, now)
     if (alive && (current === undefined || current.status !== 'alive')) this.prober.heardAlive(claim.id, now)
     if (claim.status === 'dead' || claim.status === 'left') {
       const timeout = claim.status === 'dead' ? this.cfg.deadReapTimeout : this.cfg.leftReapTimeout

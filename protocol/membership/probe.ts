@@ -110,6 +110,12 @@ export class Prober {
   private probe: ProbeInFlight | undefined
   private readonly relays = new Map<number, Relay>()
   private nextProbeAt: number
+  /**
+   * Nobody to probe: no tick is due until a member is inserted or prioritized. A
+   * lone agent (the first of a cluster, or the last one up) otherwise woke for
+   * nothing every period, and on a VM a wake-up costs more than the tick's work.
+   */
+  private idle = false
   private ringCache: { version: number, successors: string[], predecessors: string[], neighbours: string[] } | undefined
   /** Members passed over because a dial to them was under way, and since when. */
   private readonly deferredSince = new Map<string, number>()
@@ -123,11 +129,24 @@ export class Prober {
   }
 
   /** A member became probe-able; it joins the current round if this node observes it. */
-  insert (id: string): void {
-    if (this.ring().successors.includes(id)) this.order.insert(id)
+  insert (id: string, now: number): void {
+    if (!this.ring().successors.includes(id)) return
+    this.order.insert(id)
+    this.wake(now)
   }
 
-  prioritize (id: string): void { this.order.prioritize(id) }
+  prioritize (id: string, now: number): void {
+    this.order.prioritize(id)
+    this.wake(now)
+  }
+
+  /** Resumes probing after a stretch with nobody to probe (see startProbe), at a random phase again. */
+  private wake (now: number): void {
+    if (this.idle) {
+      this.idle = false
+      this.nextProbeAt = now + this.host.random() * this.host.cfg.probeInterval
+    }
+  }
 
   /** `id` was just heard alive at a new incarnation (joined, or refuted): not probed for probeGraceAfterAlive. */
   heardAlive (id: string, now: number): void {
@@ -137,6 +156,7 @@ export class Prober {
   stop (): void {
     this.probe = undefined
     this.relays.clear()
+    this.idle = false
     this.nextProbeAt = Infinity
   }
 
@@ -227,6 +247,10 @@ export class Prober {
     }, () => this.observed())
     // Passed over, not skipped: each keeps a turn later in this round.
     for (const id of passed) this.order.insert(id)
+    if (target === undefined && passed.size === 0 && this.observed().length === 0) {
+      this.idle = true
+      this.nextProbeAt = Infinity
+    }
     if (target === undefined) return
     const e = h.table.get(target)
     if (e === undefined) return
