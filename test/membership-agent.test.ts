@@ -16,7 +16,7 @@ import { encodeMembershipMessage, MAX_PROBE_BYTES } from '../protocol/wire/index
 import { startAgent, runCli, waitFor, cleanupAgents, type AgentProcess } from './helpers/agent-process.js'
 
 interface Row { id: string, status: string, incarnation: number, devices: Array<{ name: string, weight: number }> }
-interface Status { nodeId: string, listen: string[], checksum: string, incarnation: number, members: Record<string, number>, membership: { rejected: Record<string, number>, inBand: { answered: number, received: number } } }
+interface Status { nodeId: string, listen: string[], checksum: string, incarnation: number, members: Record<string, number>, membership: { rejected: Record<string, number>, inBand: { answered: number, received: number }, connections: number, connectionsOpened: { inbound: number, outbound: number } } }
 
 const N = 5
 const agents: AgentProcess[] = []
@@ -59,6 +59,10 @@ test('5 agents join through one seed: every node lists 5 alive and all checksums
   const rows = await members(agents[3])
   assert.is(rows.length, N)
   assert.equal(rows.find(r => r.id === ids[2])?.devices, [{ name: 'sd1', weight: 20 }])
+  // Connections opened since start, by direction: every joiner dialled the seed.
+  const seedNow = (await status(seed)).membership
+  assert.ok(seedNow.connectionsOpened.inbound >= N - 1, `the seed took the ${N - 1} joins' connections: ${JSON.stringify(seedNow.connectionsOpened)}`)
+  assert.ok(seedNow.connections <= seedNow.connectionsOpened.inbound + seedNow.connectionsOpened.outbound, 'open now ≤ opened since start')
 })
 
 test('agent join through the socket answers after push-pull, and refuses a bad address clearly', async () => {

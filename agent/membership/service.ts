@@ -113,7 +113,12 @@ export class MembershipService implements Component, MembershipPort {
   private readonly inBand = new Map<string, (reply: MembershipMessage | undefined) => void>()
   /** Members this node has had a connection to (see dialPending). */
   private readonly connectedOnce = new Set<string>()
-  private readonly onConnectionOpen = (e: CustomEvent<Connection>): void => { this.connectedOnce.add(e.detail.remotePeer.toString()) }
+  /** Connections opened since start, by direction: churn shows here, not in the open count. */
+  private readonly opened = { inbound: 0, outbound: 0 }
+  private readonly onConnectionOpen = (e: CustomEvent<Connection>): void => {
+    this.connectedOnce.add(e.detail.remotePeer.toString())
+    this.opened[e.detail.direction]++
+  }
   private readonly now: () => number
   private readonly random: () => number
 
@@ -315,6 +320,7 @@ export class MembershipService implements Component, MembershipPort {
       awareness: core?.awarenessScore(),
       left: core?.hasLeft(),
       connections: this.node?.getConnections().length,
+      connectionsOpened: { ...this.opened },
       rejected: t === undefined ? undefined : { gossip: this.transport?.gossipRejected() ?? 0, probe: t.rejected.probe, sync: t.rejected.sync },
       rejectReasons: t?.rejectReasons,
       sent: t?.sent,
