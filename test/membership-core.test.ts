@@ -147,6 +147,59 @@ test('probe: with nobody to probe no tick is due; a member heard alive resumes p
   assert.ok(a.nextDeadline() > 1e6, `quiet again once b left: ${a.nextDeadline()}`)
 })
 
+test('a starved node does not accuse: while its ticks come late its failed probes re-probe the target; on time again, it accuses', () => {
+  const hold = 1000
+  const starvedThenOnTime = (accuseHoldAfterStall: number): { starved: Ready[], onTime: Array<{ now: number, r: Ready }> } => {
+    const a = core('a', { config: { accuseHoldAfterStall, accuseDeferLimit: 5000, pushPullInterval: 1e9, deadReconnectInterval: 1e9 } })
+    a.receive('b', alive('b'), 0)
+    a.receive('c', alive('c'), 0)
+    a.ready()
+    // Nobody answers. For 3 s every tick comes 100 ms after its deadline, as in a
+    // process that waits for CPU (the late-tick slack is 50 ms).
+    const starved: Ready[] = []
+    let now = 0
+    for (let i = 0; i < 1000 && now < 3000; i++) {
+      now = Math.max(now, a.nextDeadline()) + 100
+      a.tick(now)
+      starved.push(a.ready())
+    }
+    const onTime: Array<{ now: number, r: Ready }> = []
+    driveDeadlines(a, now, now + 3000, (r, at) => { onTime.push({ now: at, r }) })
+    return { starved, onTime }
+  }
+  const held = starvedThenOnTime(hold)
+  assert.equal(publishes(held.starved).filter(p => p.type === 'suspect'), [], 'no accusation while starved')
+  assert.ok(sends(held.starved).filter(o => o.msg.type === 'ping').length >= 3, 'but the members were probed')
+  const firstAccusation = held.onTime.find(x => x.r.publish.some(p => p.type === 'suspect'))
+  assert.ok(firstAccusation !== undefined, 'on time again, it accuses')
+  // The rule off: the same starved stretch accuses.
+  const plain = starvedThenOnTime(0)
+  assert.ok(publishes(plain.starved).some(p => p.type === 'suspect'), 'without the rule the starved node accuses')
+})
+
+test('an unhealthy node whose helpers all stay silent does not accuse; a helper\'s nack proves its links and it accuses', () => {
+  /** a knows b, c, d; nobody acks. Returns the suspicions a published in 3 s, and their order. */
+  const run = (helpersNack: boolean): string[] => {
+    const a = core('a', { config: { accuseDeferLimit: 5000, pushPullInterval: 1e9, deadReconnectInterval: 1e9 } })
+    for (const id of ['b', 'c', 'd']) a.receive(id, alive(id), 0)
+    a.ready()
+    const accused: string[] = []
+    driveDeadlines(a, 0, 3000, (r, now) => {
+      for (const p of r.publish) if (p.type === 'suspect' && p.from === 'a') accused.push(p.id)
+      if (!helpersNack) return
+      for (const o of r.send) if (o.msg.type === 'ping-req') a.receive(o.to, { type: 'nack', seq: o.msg.seq }, now + 1)
+    })
+    return accused
+  }
+  // Silent helpers: the first failure finds a healthy node (awareness 0) and accuses;
+  // it leaves the node unhealthy, and no nack came, so the next target is spared.
+  const silent = run(false)
+  assert.is(silent.length, 1, `one accusation only: ${JSON.stringify(silent)}`)
+  // Nacking helpers: every failure is the target's, each is accused.
+  const nacked = run(true)
+  assert.ok(nacked.length >= 2, `accused: ${JSON.stringify(nacked)}`)
+})
+
 test('awareness: failed probes without nacks raise the score and stretch the probe period', () => {
   const a = core('a')
   for (const id of ['b', 'c', 'd']) a.receive(id, alive(id), 0)

@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert'
 import { Simulation } from './sim/simulator.js'
 import { createPrng } from './sim/prng.js'
 import { ringNeighbours } from '../protocol/membership/observers.js'
+import type { MembershipConfig } from '../protocol/membership/index.js'
 
 const name = (i: number): string => `node-${String(i).padStart(3, '0')}`
 
@@ -174,36 +175,57 @@ test('pauses: a short stall is tolerated, a long one is detected and refuted on 
   assert.ok(sim.core(name(3)).incarnation() > before)
 })
 
-test('a starved box (every node stalls up to 800 ms between 10–70 ms slices): late-tick awareness cuts suspicions of live nodes', () => {
-  /** Suspicion and fail events about live nodes while each node alternates short runs and random stalls for 20 s. */
-  const starve = (awarenessOnLateTicks: boolean): { suspects: number, fails: number } => {
-    const sim = cluster(20, 12, { config: { awarenessOnLateTicks } })
-    sim.run(3000)
-    assert.ok(sim.allSeeAllAlive())
-    const count = { suspects: 0, fails: 0 }
-    sim.onEvent = (_node, e) => { if (e.kind === 'suspect') count.suspects++; if (e.kind === 'fail') count.fails++ }
-    const random = createPrng(99)
-    const ids = sim.running().map(n => n.id)
-    const switchAt = new Map(ids.map(id => [id, sim.now + random() * 70]))
-    const end = sim.now + 20_000
-    while (sim.now < end) {
-      for (const id of ids) {
-        if (sim.now < (switchAt.get(id) ?? 0)) continue
-        const stall = sim.node(id).state === 'running'
-        if (stall) sim.pause(id)
-        else sim.resume(id)
-        switchAt.set(id, sim.now + (stall ? random() * 800 : 10 + random() * 60))
-      }
-      sim.run(5)
+/** Suspicion and fail events about live nodes while each of 20 nodes alternates short runs (10–70 ms) and random stalls (up to 800 ms) for 20 s. */
+function starve (config: Partial<MembershipConfig>, seed = 12): { suspects: number, fails: number } {
+  const sim = cluster(20, seed, { config })
+  sim.run(3000)
+  assert.ok(sim.allSeeAllAlive())
+  const count = { suspects: 0, fails: 0 }
+  sim.onEvent = (_node, e) => { if (e.kind === 'suspect') count.suspects++; if (e.kind === 'fail') count.fails++ }
+  const random = createPrng(99)
+  const ids = sim.running().map(n => n.id)
+  const switchAt = new Map(ids.map(id => [id, sim.now + random() * 70]))
+  const end = sim.now + 20_000
+  while (sim.now < end) {
+    for (const id of ids) {
+      if (sim.now < (switchAt.get(id) ?? 0)) continue
+      const stall = sim.node(id).state === 'running'
+      if (stall) sim.pause(id)
+      else sim.resume(id)
+      switchAt.set(id, sim.now + (stall ? random() * 800 : 10 + random() * 60))
     }
-    for (const id of ids) sim.resume(id)
-    return count
+    sim.run(5)
   }
-  const withRule = starve(true)
-  const without = starve(false)
+  for (const id of ids) sim.resume(id)
+  return count
+}
+
+test('a starved box (every node stalls up to 800 ms between 10–70 ms slices): late-tick awareness cuts suspicions of live nodes', () => {
+  // The accusation rule off, to see this one alone.
+  const withRule = starve({ awarenessOnLateTicks: true, accuseHoldAfterStall: 0 })
+  const without = starve({ awarenessOnLateTicks: false, accuseHoldAfterStall: 0 })
   console.log(`  starved: suspicion events ${without.suspects} → ${withRule.suspects}, fail verdicts ${without.fails} → ${withRule.fails}`)
   assert.is(withRule.fails, 0)
   assert.ok(withRule.suspects * 2 < without.suspects, JSON.stringify({ withRule, without }))
+})
+
+test('a starved box: starved nodes holding their accusations cut suspicions of live nodes further; a crash is still seen as fast', () => {
+  const seeds = [2, 3, 12]
+  const on = seeds.map(seed => starve({}, seed))
+  const off = seeds.map(seed => starve({ accuseHoldAfterStall: 0 }, seed))
+  const total = (xs: Array<{ suspects: number }>): number => xs.reduce((a, x) => a + x.suspects, 0)
+  console.log(`  starved, accusations held while starved: suspicion events ${total(off)} → ${total(on)} (seeds ${seeds.join(', ')})`)
+  assert.ok(on.every(x => x.fails === 0))
+  assert.ok(total(on) * 2 < total(off), JSON.stringify({ on, off }))
+  // A healthy cluster: the crash detection the rule must not slow.
+  const detect = (config: Partial<MembershipConfig>): number | undefined => {
+    const sim = cluster(50, 5, { config })
+    sim.run(5000)
+    const victim = name(7)
+    sim.crash(victim)
+    return sim.runUntil(() => sim.running().filter(x => x.id !== victim).every(x => sim.core(x.id).get(victim)?.status === 'dead'), 30_000, 10)
+  }
+  assert.equal(detect({}), detect({ accuseHoldAfterStall: 0 }))
 })
 
 test('restart: a crashed node comes back with its persisted incarnation + 1 and is alive everywhere', () => {

@@ -41,6 +41,20 @@ export interface MembershipConfig {
    * probed. Default true.
    */
   readonly awarenessOnLateTicks: boolean
+  /**
+   * A failed probe is not turned into a suspicion when this node cannot trust its
+   * own probes (our addition to Lifeguard, whose awareness only slows such a node's
+   * probing): its event loop ran late (a tick more than lateTickSlack after its
+   * time) within this many ms, or it was already unhealthy (awareness above 0) and
+   * none of the helpers it asked nacked. Its missed acks then say more about it
+   * than about the target, and on two cores shared by 50 agents those suspicions
+   * fed the overload. The target is probed again first instead. A helper's nack
+   * proves our links work, so a partitioned node still accuses. 0 disables both
+   * conditions. Default 1000 (5 T).
+   */
+  readonly accuseHoldAfterStall: number
+  /** The longest an accusation is held back that way; then it is made anyway, so an isolated node still suspects. Default 5000. */
+  readonly accuseDeferLimit: number
   /** suspicionMinTimeout = suspicionMult × max(1, log10(n)) × T, n = alive+suspect members incl. self. Default 4. */
   readonly suspicionMult: number
   /** suspicionMaxTimeout = suspicionMaxTimeoutMult × suspicionMinTimeout (Lifeguard α). Default 4. */
@@ -121,6 +135,8 @@ export const DEFAULT_CONFIG: Readonly<Required<Omit<MembershipConfig, 'suspicion
   nackRatio: 0.8,
   awarenessMaxMultiplier: 8,
   awarenessOnLateTicks: true,
+  accuseHoldAfterStall: 1_000,
+  accuseDeferLimit: 5_000,
   suspicionMult: 4,
   suspicionMaxTimeoutMult: 4,
   suspicionCrowdMaxStretch: 4,
@@ -172,6 +188,8 @@ export function resolveConfig (partial: Partial<MembershipConfig> = {}): Resolve
   if (c.nackRatio >= 1) throw new ConfigError('nackRatio', 'must be below 1')
   positive('awarenessMaxMultiplier', c.awarenessMaxMultiplier, true)
   if (typeof c.awarenessOnLateTicks !== 'boolean') throw new ConfigError('awarenessOnLateTicks', 'must be true or false')
+  nonNegative('accuseHoldAfterStall', c.accuseHoldAfterStall)
+  nonNegative('accuseDeferLimit', c.accuseDeferLimit)
   positive('suspicionMult', c.suspicionMult)
   positive('suspicionMaxTimeoutMult', c.suspicionMaxTimeoutMult)
   if (c.suspicionMaxTimeoutMult < 1) throw new ConfigError('suspicionMaxTimeoutMult', 'must be at least 1')

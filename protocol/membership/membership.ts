@@ -12,7 +12,7 @@ import {
 } from './config.js'
 import { MembershipError } from './errors.js'
 import { transitionEvent } from './events.js'
-import { Prober } from './probe.js'
+import { Prober, type ProbeFailureEvidence } from './probe.js'
 import { jittered, pushPullMessage, remoteStatus } from './push-pull.js'
 import { MemberTable, supersedes, type StatusCounts } from './state.js'
 import { Suspicion } from './suspicion.js'
@@ -63,6 +63,10 @@ export class Membership {
   private readonly outbox = new Outbox()
   private readonly prober: Prober
   private readonly suspicions = new Map<string, Suspicion>()
+  /** Members whose accusation this node held back, and since when (spareAccusation). */
+  private readonly sparedSince = new Map<string, number>()
+  /** When a tick last came late (noteLateTick): this process was starved then. */
+  private lastLateTickAt = -Infinity
   private seq = 0
   private left = false
   private nextPushPullAt: number
@@ -92,7 +96,7 @@ export class Membership {
       awareness: this.awareness,
       nextSeq: () => ++this.seq,
       send: (to, addrs, msg) => this.outbox.enqueueSend(to, addrs, msg),
-      probeFailed: (target, incarnation, now) => this.onProbeFailed(target, incarnation, now),
+      probeFailed: (target, incarnation, now, evidence) => this.onProbeFailed(target, incarnation, now, evidence),
       ...(opts.linkPending !== undefined ? { linkPending: opts.linkPending } : {})
     }, opts.now)
     const incarnation = (opts.incarnation ?? -1) + 1
@@ -247,8 +251,9 @@ export class Membership {
    * stall counts once.
    */
   private noteLateTick (now: number): void {
-    if (!this.cfg.awarenessOnLateTicks || now < this.lateTickQuietUntil) return
     if (now - this.nextDeadline() <= lateTickSlack(this.cfg)) return
+    this.lastLateTickAt = now
+    if (!this.cfg.awarenessOnLateTicks || now < this.lateTickQuietUntil) return
     this.awareness.apply(1)
     this.lateTickQuietUntil = now + this.cfg.probeInterval
   }
@@ -352,12 +357,42 @@ export class Membership {
     return this.random() < Math.min(1, this.cfg.suspicionProbeFanout / Math.max(1, n - 2))
   }
 
-  private onProbeFailed (target: string, incarnation: number, now: number): void {
+  private onProbeFailed (target: string, incarnation: number, now: number, evidence: ProbeFailureEvidence): void {
     const e = this.table.get(target)
     if (e === undefined || e.incarnation !== incarnation || (e.status !== 'alive' && e.status !== 'suspect')) return
+    if (this.spareAccusation(target, now, evidence)) return
     this.merge({ id: target, incarnation, status: 'suspect', from: this.id }, LOCAL, now)
     // Lifeguard: tell the suspect directly so it can refute at once.
     this.reply(target, { type: 'suspect', id: target, incarnation, from: this.id })
+  }
+
+  /**
+   * A node that cannot trust its own probes does not accuse (our addition to
+   * Lifeguard, whose awareness only slows such a node's probing). It cannot when
+   * its event loop ran late within accuseHoldAfterStall (starved: the probe it
+   * just timed says more about it than about the target), or when it was already
+   * unhealthy (awareness above 0) and none of the helpers it asked nacked, so
+   * nothing shows that its own links work. A helper's nack is that proof: a
+   * partitioned node whose helpers on its own side nack still accuses. The target
+   * is probed again first instead; the accusation comes once the node trusts its
+   * probes again, or after accuseDeferLimit at the latest.
+   */
+  private spareAccusation (target: string, now: number, evidence: ProbeFailureEvidence): boolean {
+    for (const [id, since] of this.sparedSince) if (now - since > 2 * this.cfg.accuseDeferLimit) this.sparedSince.delete(id)
+    const starved = now - this.lastLateTickAt < this.cfg.accuseHoldAfterStall
+    const unproven = this.cfg.accuseHoldAfterStall > 0 && evidence.awarenessBefore > 0 && evidence.noNacks
+    if (!starved && !unproven) {
+      this.sparedSince.delete(target)
+      return false
+    }
+    const since = this.sparedSince.get(target)
+    if (since !== undefined && now - since >= this.cfg.accuseDeferLimit) {
+      this.sparedSince.delete(target)
+      return false
+    }
+    if (since === undefined) this.sparedSince.set(target, now)
+    this.prober.prioritize(target, now)
+    return true
   }
 
   private onAck (from: string, seq: number, now: number): void {

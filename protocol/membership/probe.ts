@@ -100,9 +100,20 @@ export interface ProberHost {
   nextSeq: () => number
   send: (to: string, addrs: readonly string[], msg: MembershipMessage) => void
   /** Our probe of `target` (at `incarnation`) failed, direct and indirect. */
-  probeFailed: (target: string, incarnation: number, now: number) => void
+  /**
+   * `evidence`: this node's health score before this failure counted against it, and
+   * whether helpers were asked and none of them nacked (so nothing shows that our
+   * own links work).
+   */
+  probeFailed: (target: string, incarnation: number, now: number, evidence: ProbeFailureEvidence) => void
   /** A connection to `id` is being set up (see MembershipOptions.linkPending). */
   linkPending?: (id: string) => boolean
+}
+
+/** What a failed probe says about the prober's own health (see Membership.spareAccusation). */
+export interface ProbeFailureEvidence {
+  awarenessBefore: number
+  noNacks: boolean
 }
 
 export class Prober {
@@ -226,9 +237,10 @@ export class Prober {
     }
     if (p !== undefined && p.phase === 'indirect' && now >= p.indirectDeadline) {
       this.probe = undefined
+      const evidence = { awarenessBefore: h.awareness.score(), noNacks: p.helpers.length > 0 && p.nacks.size === 0 }
       // Lifeguard: missing nacks mean our own links are suspect; with no helpers, any failure counts.
       h.awareness.apply(p.helpers.length > 0 ? p.helpers.length - p.nacks.size : 1)
-      h.probeFailed(p.target, p.incarnation, now)
+      h.probeFailed(p.target, p.incarnation, now, evidence)
     }
     if (this.probe === undefined && now >= this.nextProbeAt) this.startProbe(now)
   }
