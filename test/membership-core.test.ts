@@ -147,7 +147,7 @@ test('probe: with nobody to probe no tick is due; a member heard alive resumes p
   assert.ok(a.nextDeadline() > 1e6, `quiet again once b left: ${a.nextDeadline()}`)
 })
 
-test('a starved node does not accuse: while its ticks come late its failed probes re-probe the target; on time again, it accuses', () => {
+test('a starved node does not accuse while its ticks come late; the accusation is made at the latest after accuseDeferLimit', () => {
   const hold = 1000
   const starvedThenOnTime = (accuseHoldAfterStall: number): { starved: Ready[], onTime: Array<{ now: number, r: Ready }> } => {
     const a = core('a', { config: { accuseHoldAfterStall, accuseDeferLimit: 5000, pushPullInterval: 1e9, deadReconnectInterval: 1e9 } })
@@ -164,14 +164,17 @@ test('a starved node does not accuse: while its ticks come late its failed probe
       starved.push(a.ready())
     }
     const onTime: Array<{ now: number, r: Ready }> = []
-    driveDeadlines(a, now, now + 3000, (r, at) => { onTime.push({ now: at, r }) })
+    driveDeadlines(a, now, now + 8000, (r, at) => { onTime.push({ now: at, r }) })
     return { starved, onTime }
   }
   const held = starvedThenOnTime(hold)
   assert.equal(publishes(held.starved).filter(p => p.type === 'suspect'), [], 'no accusation while starved')
   assert.ok(sends(held.starved).filter(o => o.msg.type === 'ping').length >= 3, 'but the members were probed')
   const firstAccusation = held.onTime.find(x => x.r.publish.some(p => p.type === 'suspect'))
-  assert.ok(firstAccusation !== undefined, 'on time again, it accuses')
+  // Nobody answers here, not even helpers, so the node stays unhealthy: the
+  // accusation comes by the defer limit (5 s after the first one held back).
+  assert.ok(firstAccusation !== undefined, 'it accuses in the end')
+  assert.ok(firstAccusation.now >= 5000, `not before the defer limit: ${firstAccusation.now}`)
   // The rule off: the same starved stretch accuses.
   const plain = starvedThenOnTime(0)
   assert.ok(publishes(plain.starved).some(p => p.type === 'suspect'), 'without the rule the starved node accuses')

@@ -374,8 +374,10 @@ export class Membership {
    * unhealthy (awareness above 0) and none of the helpers it asked nacked, so
    * nothing shows that its own links work. A helper's nack is that proof: a
    * partitioned node whose helpers on its own side nack still accuses. The target
-   * is probed again first instead; the accusation comes once the node trusts its
-   * probes again, or after accuseDeferLimit at the latest.
+   * keeps its turn in the round; the accusation comes once the node trusts its
+   * probes again, or after accuseDeferLimit at the latest. (Probing it again at once
+   * put a busy member under the pings of every node that spared it: 50-agent
+   * rolling starts ended with one agent declared dead by all others.)
    */
   private spareAccusation (target: string, now: number, evidence: ProbeFailureEvidence): boolean {
     for (const [id, since] of this.sparedSince) if (now - since > 2 * this.cfg.accuseDeferLimit) this.sparedSince.delete(id)
@@ -391,7 +393,6 @@ export class Membership {
       return false
     }
     if (since === undefined) this.sparedSince.set(target, now)
-    this.prober.prioritize(target, now)
     return true
   }
 
