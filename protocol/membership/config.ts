@@ -48,7 +48,7 @@ export interface MembershipConfig {
    * time) within this many ms, or it was already unhealthy (awareness above 0) and
    * none of the helpers it asked nacked. Its missed acks then say more about it
    * than about the target, and on two cores shared by 50 agents those suspicions
-   * fed the overload. The target is probed again first instead. A helper's nack
+   * fed the overload. The target keeps its turn in the round. A helper's nack
    * proves our links work, so a partitioned node still accuses. 0 disables both
    * conditions. Default 1000 (5 T).
    */

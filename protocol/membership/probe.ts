@@ -99,8 +99,8 @@ export interface ProberHost {
   readonly awareness: Awareness
   nextSeq: () => number
   send: (to: string, addrs: readonly string[], msg: MembershipMessage) => void
-  /** Our probe of `target` (at `incarnation`) failed, direct and indirect. */
   /**
+   * Our probe of `target` (at `incarnation`) failed, direct and indirect.
    * `evidence`: this node's health score before this failure counted against it, and
    * whether helpers were asked and none of them nacked (so nothing shows that our
    * own links work).
