@@ -76,6 +76,22 @@ export class SwarmFetchError extends Error {
   }
 }
 
+export type DatagramErrorCode =
+  | 'too-large' // over the channel's datagram limit (sending or receiving)
+  | 'malformed' // not a datagram envelope of a version this build reads
+  | 'wrong-recipient' // addressed to another node (or sent by this one)
+  | 'bad-key' // the sender's id is not an Ed25519 peer id
+  | 'bad-signature' // the signature does not verify with the sender's key
+
+export class DatagramError extends Error {
+  override readonly name = 'DatagramError'
+  readonly code: DatagramErrorCode
+  constructor (code: DatagramErrorCode, message: string) {
+    super(message)
+    this.code = code
+  }
+}
+
 /** Maps a low-level failure (libp2p, lpStream, abort) to a ProtocolError. */
 export function toProtocolError (err: unknown, context: string, signals: { timeout?: AbortSignal, caller?: AbortSignal } = {}): ProtocolError {
   if (err instanceof ProtocolError) return err
