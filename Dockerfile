@@ -29,7 +29,8 @@ RUN ln -s /opt/ringleader/agent-node /usr/local/bin/agent
 ENV RINGLEADER_DATA_DIR=/var/lib/ringleader
 USER ringleader
 VOLUME ["/var/lib/ringleader"]
-EXPOSE 7950
+# TCP for libp2p, UDP for probe datagrams (the same port number).
+EXPOSE 7950 7950/udp
 # Exit 0 only while the local agent answers on its status socket.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 CMD ["agent", "status", "--json"]
 # The launcher execs node, so the agent is PID 1 and gets SIGTERM from docker stop.

@@ -14,6 +14,7 @@ export function defaultComponents (config: AgentConfig): Component[] {
   // was not yet known) catches up sooner; one extra push-pull per join is cheap.
   const probe = config.probeIntervalMs
   const membership = new MembershipService({
+    datagrams: config.probeUdp,
     core: {
       joinFollowUps: [100, 300, 1000, 3000],
       ...(probe !== undefined ? { probeInterval: probe, probeTimeout: Math.floor(probe / 2) } : {}),

@@ -54,6 +54,8 @@ export interface AgentConfig {
   probeIntervalMs: number | undefined
   /** Members each node probes (its successors on a hashed ring); 0 probes everyone. Undefined: the default, 8. */
   probeObservers: number | undefined
+  /** Probe over signed UDP datagrams on the TCP listen port's number (off: over libp2p connections only). */
+  probeUdp: boolean
   /** The config file that was read, if any. */
   configFile: string | undefined
 }
@@ -100,7 +102,8 @@ const FIELDS: FieldSpec[] = [
   { key: 'uploadSlots', flag: 'upload-slots', kind: 'slots', repeatable: false },
   { key: 'fetchFrom', flag: 'fetch-from', kind: 'fetch-from', repeatable: false },
   { key: 'probeIntervalMs', flag: 'probe-interval', kind: 'probe-interval', repeatable: false },
-  { key: 'probeObservers', flag: 'probe-observers', kind: 'probe-observers', repeatable: false }
+  { key: 'probeObservers', flag: 'probe-observers', kind: 'probe-observers', repeatable: false },
+  { key: 'probeUdp', flag: 'probe-udp', kind: 'bool', repeatable: false }
 ]
 
 /** The rings a bootstrap makes unless --ring says otherwise (swift-ring-builder create 10 3 1). */
@@ -337,6 +340,7 @@ export function resolveConfig (sources: ConfigSources): AgentConfig {
     fetchFrom: 'swarm',
     probeIntervalMs: undefined,
     probeObservers: undefined,
+    probeUdp: true,
     configFile
   }
 

@@ -38,6 +38,15 @@ test('probe observers: a flag, an env var or the file; out of range names the fi
   configError(() => resolveConfig({ flags: { 'probe-observers': '2000' }, env: {} }))
 })
 
+test('probe datagrams: on by default, off by flag or env; anything but a yes/no names the flag', () => {
+  assert.is(resolveConfig({ flags: {}, env: {} }).probeUdp, true)
+  assert.is(resolveConfig({ flags: { 'probe-udp': 'off' }, env: {} }).probeUdp, false)
+  assert.is(resolveConfig({ flags: {}, env: { RINGLEADER_PROBE_UDP: 'no' } }).probeUdp, false)
+  assert.is(resolveConfig({ flags: { 'probe-udp': 'on' }, env: { RINGLEADER_PROBE_UDP: 'off' } }).probeUdp, true, 'the flag wins')
+  const e = configError(() => resolveConfig({ flags: { 'probe-udp': 'udp' }, env: {} }))
+  assert.match(e.message, /probe-udp/)
+})
+
 test('precedence: flag > env > file > default, field by field', async () => {
   const dir = await makeTempDir()
   const file = join(dir, 'agent.json')

@@ -13,10 +13,14 @@ import { sendRequest } from '../agent/net/request-response.js'
 import { ProtocolError } from '../agent/net/errors.js'
 import { MEMBERS_TOPIC, PROBE_PROTOCOL, SYNC_PROTOCOL } from '../agent/membership/transport.js'
 import { encodeMembershipMessage, MAX_PROBE_BYTES } from '../protocol/wire/index.js'
+import { createSocket } from 'node:dgram'
+import { encodeSignedPart } from '../agent/net/datagram-envelope.js'
+import { signBytes, signingKey } from '../agent/net/ed25519-keys.js'
 import { startAgent, runCli, waitFor, cleanupAgents, type AgentProcess } from './helpers/agent-process.js'
 
-interface Row { id: string, status: string, incarnation: number, devices: Array<{ name: string, weight: number }> }
-interface Status { nodeId: string, listen: string[], checksum: string, incarnation: number, members: Record<string, number>, membership: { rejected: Record<string, number>, inBand: { answered: number, received: number }, connections: number, connectionsOpened: { inbound: number, outbound: number } } }
+interface Row { id: string, status: string, incarnation: number, addrs: string[], devices: Array<{ name: string, weight: number }> }
+interface Datagrams { endpoints: Array<{ host: string, port: number }>, sent: number, received: number, rejected: Record<string, number> }
+interface Status { nodeId: string, listen: string[], checksum: string, incarnation: number, members: Record<string, number>, membership: { rejected: Record<string, number>, rejectReasons: Record<string, number>, inBand: { answered: number, received: number }, connections: number, connectionsOpened: { inbound: number, outbound: number }, datagrams?: Datagrams, sent: Record<string, number> } }
 
 const N = 5
 const agents: AgentProcess[] = []
@@ -48,8 +52,10 @@ test('5 agents join through one seed: every node lists 5 alive and all checksums
   seedAddr = s.listen.find(a => a.includes('/tcp/')) as string
   // The others join by host:port form too, which --join must accept… as a multiaddr
   // here, since the config layer validates --join as a multiaddr.
+  // One agent probes over libp2p only (--probe-udp off): the others reach it that
+  // way, and it them, while they probe each other by datagram.
   const rest = await Promise.all(Array.from({ length: N - 1 }, async (_, i) =>
-    await startAgent({ args: ['--log-level', 'warn', '--join', i % 2 === 0 ? seedAddr : seedAddr.replace(/\/p2p\/.*$/, ''), '--device', `sd${i}:${10 * (i + 1)}`] })))
+    await startAgent({ args: ['--log-level', 'warn', '--join', i % 2 === 0 ? seedAddr : seedAddr.replace(/\/p2p\/.*$/, ''), '--device', `sd${i}:${10 * (i + 1)}`, ...(i === 0 ? ['--probe-udp', 'off'] : [])] })))
   agents.push(...rest)
   for (const a of agents) ids.push((await status(a)).nodeId)
   await waitFor('all 5 alive everywhere with one checksum', async () => {
@@ -63,6 +69,14 @@ test('5 agents join through one seed: every node lists 5 alive and all checksums
   const seedNow = (await status(seed)).membership
   assert.ok(seedNow.connectionsOpened.inbound >= N - 1, `the seed took the ${N - 1} joins' connections: ${JSON.stringify(seedNow.connectionsOpened)}`)
   assert.ok(seedNow.connections <= seedNow.connectionsOpened.inbound + seedNow.connectionsOpened.outbound, 'open now ≤ opened since start')
+  // Probes: by datagram between the agents that have them, over libp2p with the one that does not.
+  const udpAddr = (r: Row | undefined): boolean => r?.addrs.some(a => /^\/ip4\/127\.0\.0\.1\/udp\/\d+$/.test(a)) === true
+  assert.ok(udpAddr(rows.find(r => r.id === ids[0])), 'the seed advertises its UDP address')
+  assert.not.ok(udpAddr(rows.find(r => r.id === ids[1])), 'the agent with --probe-udp off advertises none')
+  await waitFor('probe datagrams both ways, and probes over libp2p to the agent without', async () => {
+    const all = await Promise.all(agents.map(status))
+    return all.every((x, i) => i === 1 ? x.membership.datagrams === undefined && x.membership.sent.probe > 0 : (x.membership.datagrams?.sent ?? 0) > 0 && (x.membership.datagrams?.received ?? 0) > 0 && x.membership.sent.probe > (x.membership.datagrams?.sent ?? 0))
+  }, 10_000, 100)
 })
 
 test('agent join through the socket answers after push-pull, and refuses a bad address clearly', async () => {
@@ -102,7 +116,8 @@ test('device add/set/remove on one node is visible on the others, with a higher 
 })
 
 test('a peer sending garbage on the topic and the probe/sync protocols is rejected and counted; the cluster stays healthy', async () => {
-  hostile = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+  const hostileKey = await generateKeyPair('Ed25519')
+  hostile = await createNode({ privateKey: hostileKey, listen: ['/ip4/127.0.0.1/tcp/0'] })
   const seedId = peerIdFromString(ids[0])
   await hostile.dial(multiaddr(seedAddr))
   hostile.services.pubsub.subscribe(MEMBERS_TOPIC)
@@ -127,9 +142,34 @@ test('a peer sending garbage on the topic and the probe/sync protocols is reject
   await lp.write(new Uint8Array([1, 2, 3]))
   await lp.write(new Uint8Array(MAX_PROBE_BYTES + 1)).catch(() => {})
   await probe.close().catch(() => {})
+  // Datagrams to the seed's probe port: garbage, a forged signature, and, signed by
+  // us, an update (those come over libp2p only) and an ack that answers nothing of its.
+  const seedUdp = (await status(agents[0])).membership.datagrams?.endpoints[0]
+  assert.ok(seedUdp !== undefined)
+  const udp = createSocket('udp4')
+  const signed = (payload: Uint8Array): Buffer => {
+    const part = encodeSignedPart({ from: hostile?.peerId.toString() ?? '', to: ids[0], nonce: new Uint8Array(8), echo: new Uint8Array(8), payload })
+    return Buffer.concat([part, signBytes(signingKey(hostileKey), part)])
+  }
+  const forged = signed(encodeMembershipMessage({ type: 'ping', seq: 1 }))
+  forged[forged.byteLength - 1] ^= 1
+  const datagrams = [
+    Buffer.from([0xff, 0x00, 0x13]),
+    forged,
+    signed(encodeMembershipMessage({ type: 'left', id: ids[1], incarnation: 99, from: ids[1] })),
+    signed(encodeMembershipMessage({ type: 'ack', seq: 1 }))
+  ]
+  try {
+    for (const d of datagrams) await new Promise<void>(resolve => { udp.send(d, seedUdp.port, '127.0.0.1', () => { resolve() }) })
+  } finally {
+    udp.close()
+  }
   await waitFor('rejection counters to rise', async () => {
-    const r = (await status(agents[0])).membership.rejected
-    return r.gossip >= before.gossip + 3 && r.probe > before.probe && r.sync > before.sync
+    const m = (await status(agents[0])).membership
+    const r = m.rejected
+    return r.gossip >= before.gossip + 3 && r.probe > before.probe && r.sync > before.sync &&
+      m.datagrams?.rejected.malformed === 1 && m.datagrams.rejected['bad-signature'] === 1 &&
+      m.rejectReasons['not-a-probe'] === 1 && m.rejectReasons['stale-answer'] === 1
   }, 5_000)
   const all = await Promise.all(agents.map(status))
   assert.ok(all.every(x => x.members.alive === N), 'still 5 alive')

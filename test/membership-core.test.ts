@@ -580,6 +580,47 @@ test('join follow-ups: when the first falls due together with a later one (a sta
   assert.equal(pushPulls, ['s'])
 })
 
+test('anti-entropy: with the shell saying whom it is connected to, later follow-ups go to a connected member, not a ring neighbour', () => {
+  const others = ['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k']
+  const entry = (id: string): MemberEntry => ({ id, incarnation: 0, status: 'alive', addrs: [`/memory/${id}`], meta: new Uint8Array() })
+  const joined = (linked?: (id: string) => boolean): Membership => {
+    const a = createMembership({
+      self: { id: 'a', addrs: ['/memory/a'], meta: new Uint8Array([1]) },
+      config: { probeGraceAfterAlive: 0, probeObservers: 2 },
+      random: createPrng(5),
+      now: 0,
+      ...(linked !== undefined ? { linked } : {})
+    })
+    a.ready()
+    a.join('s', 0, ['/memory/s'])
+    const join = a.ready().send.find(o => o.to === 's')
+    assert.ok(join?.msg.type === 'push-pull')
+    a.receive('s', { type: 'push-pull', seq: join.msg.seq, join: false, reply: true, entries: ['s', ...others].map(entry) }, 10)
+    return a
+  }
+  const followUps = (a: Membership): string[] => {
+    const to: string[] = []
+    for (let i = 0; i < 1000; i++) {
+      const now = a.nextDeadline()
+      if (now > 3500) break
+      a.tick(now)
+      for (const o of a.ready().send) {
+        if (o.msg.type === 'push-pull') to.push(o.to)
+        if (o.msg.type === 'ping') a.receive(o.to, { type: 'ack', seq: o.msg.seq }, now + 1)
+      }
+    }
+    return to
+  }
+  const neighbours = joined().ring().neighbours
+  const connected = ['s', ...others].find(id => !neighbours.includes(id) && id !== 's') as string
+  assert.ok(connected !== undefined, 'some member is not a ring neighbour')
+  const withLinks = followUps(joined(id => id === connected || id === 's'))
+  assert.is(withLinks[0], 's', 'the first follow-up still asks the seed')
+  assert.equal(withLinks.slice(1), [connected, connected], withLinks.join(','))
+  const ringOnly = followUps(joined())
+  assert.ok(ringOnly.slice(1).every(id => neighbours.includes(id)), `without the hint: ring neighbours (${ringOnly.join(',')})`)
+})
+
 test('determinism: same seed, same inputs, same outputs', () => {
   const trace = (): string => {
     const a = core('a', { seed: 5 })

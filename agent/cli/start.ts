@@ -33,6 +33,7 @@ export const START_OPTIONS = {
   'fetch-from': { type: 'string' },
   'probe-interval': { type: 'string' },
   'probe-observers': { type: 'string' },
+  'probe-udp': { type: 'string' },
   'print-config': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -59,6 +60,8 @@ Cluster:
                           seen in ~3 s; larger means less traffic and slower detection)
   --probe-observers K     members each node probes: its K successors on a hashed ring,
                           so each member has K observers (default 8; 0: everyone)
+  --probe-udp on|off      probe members over signed UDP datagrams on the TCP port's
+                          number (default on; off: over libp2p connections only)
   --region N, --zone N    this node's Swift region and zone (0-65535, default 1)
   --storage-ip IP         this node's Swift storage address (default 127.0.0.1)
   --storage-port PORT     this node's Swift storage port (1-65535, default 6200)

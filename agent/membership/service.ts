@@ -4,10 +4,10 @@
 // nextDeadline(). It also keeps a random sample of members connected (so the
 // gossipsub mesh forms), joins the configured seeds, and offers the map service
 // its MembershipPort.
-import type { Connection } from '@libp2p/interface'
+import type { Connection, PeerId } from '@libp2p/interface'
 import {
   splitForDurability, createMembership, MembershipError, type GossipMessage, type MemberEntry, type MemberEvent,
-  type MembershipConfig, type Membership, type MembershipMessage, type Outgoing
+  MAX_ADDRS, type MembershipConfig, type Membership, type MembershipMessage, type Outgoing
 } from '../../protocol/membership/index.js'
 import type { MembershipChannel } from '../../protocol/wire/index.js'
 import { decodeNodeMeta, type NodeMeta } from '../../protocol/node-meta.js'
@@ -22,6 +22,8 @@ import { JoinAddressError } from '../net/errors.js'
 import { incarnationStore, type IncarnationStore } from './incarnation-store.js'
 import { applyDeviceOp, encodeMetaFitting, encodeMetaOrThrow, metaFromConfig, type DeviceOp } from './meta.js'
 import { startTransport, type MembershipTransport } from './transport.js'
+import { advertisedUdpAddrs, datagramTarget, dialableAddrs } from './probe-datagrams.js'
+import { openDatagramChannel, type DatagramChannel, type DatagramEndpoint } from '../net/datagram-channel.js'
 import { registerMembershipCommands } from './commands.js'
 import { setTimeoutAfterIo, type IoFirstTimer } from '../io-first-timer.js'
 
@@ -30,6 +32,8 @@ export interface MembershipServiceOptions {
   core?: Partial<MembershipConfig>
   /** Connections the peer sampler keeps (default 6..10) and how often it looks (default 500 ms). */
   sampling?: { min?: number, max?: number, tickMs?: number }
+  /** Probe over signed UDP datagrams where members advertise a UDP address (default true; probe-datagrams.ts). */
+  datagrams?: boolean
   /** Called once `leave` has spread; default: SIGTERM to this process, so the agent stops and exits 0. */
   onLeft?: () => void
   /** Unix ms (default Date.now). */
@@ -55,6 +59,8 @@ export interface MonitorEvent {
 }
 
 const LEAVE_SPREAD_MS = 300
+/** How often the peer sampler swaps one connection for a fresh member. */
+const SAMPLE_ROTATE_MS = 30_000
 const LEAVE_MAX_WAIT_MS = 2000
 // A seed taking many joins at once answers late but does answer, and the core merges
 // that late answer anyway: failing the command at 5 s reported joins that then
@@ -87,6 +93,7 @@ export class MembershipService implements Component, MembershipPort {
   private node: RingleaderNode | undefined
   private log: Logger | undefined
   private transport: MembershipTransport | undefined
+  private datagrams: DatagramChannel | undefined
   private store: IncarnationStore | undefined
   private sampler: PeerSampler | undefined
   private samplerTimer: NodeJS.Timeout | undefined
@@ -113,6 +120,10 @@ export class MembershipService implements Component, MembershipPort {
   private readonly inBand = new Map<string, (reply: MembershipMessage | undefined) => void>()
   /** Members this node has had a connection to (see dialPending). */
   private readonly connectedOnce = new Set<string>()
+  /** Peers with at least one open connection (libp2p's peer:connect / peer:disconnect). */
+  private readonly linkedPeers = new Set<string>()
+  private readonly onPeerConnect = (e: CustomEvent<PeerId>): void => { this.linkedPeers.add(e.detail.toString()) }
+  private readonly onPeerDisconnect = (e: CustomEvent<PeerId>): void => { this.linkedPeers.delete(e.detail.toString()) }
   /** Connections opened since start, by direction: churn shows here, not in the open count. */
   private readonly opened = { inbound: 0, outbound: 0 }
   private readonly onConnectionOpen = (e: CustomEvent<Connection>): void => {
@@ -137,13 +148,23 @@ export class MembershipService implements Component, MembershipPort {
     this.meta = metaFromConfig(ctx.config)
     const metaBytes = encodeMetaOrThrow(this.meta)
     const selfId = ctx.node.peerId.toString()
+    // Bound before the core is made: its first self-description carries the UDP address.
+    if (this.opts.datagrams !== false) {
+      this.datagrams = await openDatagramChannel({
+        selfId,
+        privateKey: ctx.identity.privateKey,
+        bind: datagramBinds(ctx.config.listen, ctx.node.getMultiaddrs().map(a => a.toString())),
+        onMessage: (from, payload, info) => { this.transport?.receiveDatagram(from, payload, info) }
+      })
+    }
     this.core = createMembership({
       self: { id: selfId, addrs: this.selfAddrs(), meta: metaBytes },
       ...(persisted !== undefined ? { incarnation: persisted } : {}),
       ...(this.opts.core !== undefined ? { config: this.opts.core } : {}),
       random: this.random,
       now: this.now(),
-      linkPending: (id) => this.dialPending(id)
+      linkPending: (id) => this.dialPending(id),
+      linked: (id) => this.linkedPeers.has(id)
     })
     // At most half the probe grace: the member's first probe must find the connection up.
     this.recent = new RecentMembers(Math.min(SAMPLE_HOLD_OFF_MS, Math.floor(this.core.config.probeGraceAfterAlive / 2)))
@@ -156,21 +177,31 @@ export class MembershipService implements Component, MembershipPort {
         if (msg.type === 'push-pull' && msg.join) this.settleJoin(to, new MembershipServiceError('join-failed', `push-pull with seed ${to} failed: ${message}`))
       },
       answer: async (from, msg) => await this.answerInBand(from, msg),
-      joinSyncTimeoutMs: JOIN_REPLY_TIMEOUT_MS
+      joinSyncTimeoutMs: JOIN_REPLY_TIMEOUT_MS,
+      ...(this.datagrams !== undefined ? { datagrams: this.datagrams } : {})
     })
     this.pump()
     await this.persisting // the first incarnation is on disk before start() returns
     ctx.node.addEventListener('connection:open', this.onConnectionOpen)
-    for (const c of ctx.node.getConnections()) this.connectedOnce.add(c.remotePeer.toString())
+    ctx.node.addEventListener('peer:connect', this.onPeerConnect)
+    ctx.node.addEventListener('peer:disconnect', this.onPeerDisconnect)
+    for (const c of ctx.node.getConnections()) {
+      this.connectedOnce.add(c.remotePeer.toString())
+      this.linkedPeers.add(c.remotePeer.toString())
+    }
 
     const sampling = this.opts.sampling ?? {}
     this.sampler = new PeerSampler(ctx.node, {
-      members: () => this.aliveOthers().map(e => ({ id: e.id, addrs: [...e.addrs] })),
+      members: () => this.aliveOthers().map(e => ({ id: e.id, addrs: dialableAddrs(e.addrs) })),
       ring: () => this.samplingRing(),
       recent: this.recent,
       now: this.now,
       min: sampling.min ?? 6,
       max: sampling.max ?? 10,
+      // With probes on datagrams every sampled connection may be rotated (none is
+      // kept for the ring): one swap every 30 s keeps the overlay mixing without a
+      // handshake every few seconds.
+      rotateEveryTicks: Math.max(1, Math.round(SAMPLE_ROTATE_MS / (sampling.tickMs ?? 500))),
       random: this.random
     })
     this.samplerTimer = setInterval(() => { this.sampler?.tick() }, sampling.tickMs ?? 500)
@@ -189,6 +220,8 @@ export class MembershipService implements Component, MembershipPort {
   async stop (): Promise<void> {
     this.stopController.abort()
     this.node?.removeEventListener('connection:open', this.onConnectionOpen)
+    this.node?.removeEventListener('peer:connect', this.onPeerConnect)
+    this.node?.removeEventListener('peer:disconnect', this.onPeerDisconnect)
     if (this.samplerTimer !== undefined) clearInterval(this.samplerTimer)
     this.sampler?.stop()
     this.timer?.cancel()
@@ -198,6 +231,7 @@ export class MembershipService implements Component, MembershipPort {
     this.joinWaiters.clear()
     await this.persisting.catch(() => {})
     await this.transport?.stop()
+    await this.datagrams?.stop()
   }
 
   // ------------------------------------------------------------ MembershipPort
@@ -326,6 +360,9 @@ export class MembershipService implements Component, MembershipPort {
       sent: t?.sent,
       sentByType: t?.sentByType,
       inBand: t?.inBand,
+      datagrams: this.datagrams === undefined
+        ? undefined
+        : { endpoints: this.datagrams.endpoints, sent: t?.datagrams.sent, received: t?.datagrams.received, sendFailures: this.datagrams.stats.failed, rejected: this.datagrams.stats.rejected },
       received: t?.received,
       sendFailures: t?.sendFailures,
       bytesIn: t?.bytesIn,
@@ -347,14 +384,27 @@ export class MembershipService implements Component, MembershipPort {
     const all = node.getMultiaddrs().map(a => a.toString()).filter(a => a.length <= 192)
     // Routable addresses first: a peer on another host cannot use our loopback one.
     const loopback = (a: string): boolean => a.startsWith('/ip4/127.') || a.startsWith('/ip6/::1/')
-    return [...all.filter(a => !loopback(a)), ...all.filter(loopback)].slice(0, 8)
+    const tcp = [...all.filter(a => !loopback(a)), ...all.filter(loopback)]
+    const udp = this.datagrams === undefined ? [] : advertisedUdpAddrs(tcp, this.datagrams.endpoints).slice(0, MAX_ADDRS / 2)
+    return [...tcp.slice(0, MAX_ADDRS - udp.length), ...udp]
   }
 
-  /** The probe ring as the sampler acts on it: mutual neighbours are dialled by the lower id only. */
+  /**
+   * The probe ring as the sampler acts on it: mutual neighbours are dialled by the
+   * lower id only, and a neighbour probed by datagram needs no connection at all
+   * (the sampler's random sample is then all this node keeps).
+   */
   private samplingRing (): { observes: string[], neighbours: string[], awaited: string[] } {
     const ring = this.started().ring()
-    const { dial, awaited } = dialDirections(this.selfId, ring.observes, ring.observedBy)
-    return { observes: dial, neighbours: ring.neighbours, awaited }
+    const needsLink = (id: string): boolean => !this.probedByDatagram(id)
+    const { dial, awaited } = dialDirections(this.selfId, ring.observes.filter(needsLink), ring.observedBy.filter(needsLink))
+    return { observes: dial, neighbours: ring.neighbours.filter(needsLink), awaited }
+  }
+
+  /** Whether probes to `id` go as datagrams (both sides have them), so they need no connection. */
+  private probedByDatagram (id: string): boolean {
+    const addrs = this.core?.get(id)?.addrs
+    return this.datagrams !== undefined && addrs !== undefined && datagramTarget(this.datagrams, 'request', id, addrs) !== undefined
   }
 
   /**
@@ -365,6 +415,7 @@ export class MembershipService implements Component, MembershipPort {
   private dialPending (id: string): boolean {
     const node = this.node
     if (node === undefined) return false
+    if (this.probedByDatagram(id)) return false
     for (const d of node.getDialQueue()) if (d.peerId?.toString() === id) return true
     // Only a first connection is awaited: once we have been connected, a lost
     // connection may mean the member died, and its probe must not wait for a dial
@@ -591,4 +642,20 @@ async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
     const onAbort = (): void => { clearTimeout(timer); reject(signal?.reason) }
     signal?.addEventListener('abort', onAbort, { once: true })
   })
+}
+
+/**
+ * Where the probe datagram sockets bind: per address family, the first TCP listen
+ * address's host, on the port its TCP listener got (memberlist's one port for both),
+ * read from the node's resolved addresses since the configured port may be 0.
+ */
+export function datagramBinds (listen: readonly string[], resolved: readonly string[]): DatagramEndpoint[] {
+  const binds: DatagramEndpoint[] = []
+  for (const family of ['ip4', 'ip6']) {
+    const host = listen.map(a => new RegExp(`^/${family}/([^/]+)/tcp/\\d+`).exec(a)?.[1]).find(h => h !== undefined)
+    if (host === undefined) continue
+    const port = resolved.map(a => new RegExp(`^/${family}/[^/]+/tcp/(\\d+)`).exec(a)?.[1]).find(p => p !== undefined)
+    binds.push({ host, port: port === undefined ? 0 : Number(port) })
+  }
+  return binds
 }

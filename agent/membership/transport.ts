@@ -3,9 +3,10 @@
 // /ringleader/probe/1.0.0 (ping, ack, nack, ping-req, direct updates) and
 // /ringleader/sync/1.0.0 (push-pull).
 //
-// Probe-channel messages travel like memberlist's UDP packets: fire and forget on
-// one long-lived stream per peer (net/message-channel.ts), because a stream per
-// ping cost most of an idle agent's CPU. A push-pull is a request of its own with an
+// Probe-channel messages travel like memberlist's UDP packets: as signed UDP
+// datagrams to members that advertise a UDP address (probe-datagrams.ts), else fire
+// and forget on one long-lived stream per peer (net/message-channel.ts), because a
+// stream per ping cost most of an idle agent's CPU. A push-pull is a request of its own with an
 // empty receipt. Replies (ack/nack, the push-pull reply) travel as messages of their
 // own back to the asker, so no handler ever holds a stream open while the core waits
 // on a timer, and a SIGSTOPped peer ties up nothing but a bounded queue.
@@ -22,6 +23,9 @@ import { openGossipTopic, type GossipTopic } from '../net/gossip-topic.js'
 import { HandlerError } from '../net/errors.js'
 import { serveRequestResponse, sendRequest, type RequestResponseServer } from '../net/request-response.js'
 import { openMessageChannel } from '../net/message-channel.js'
+import type { DatagramChannel } from '../net/datagram-channel.js'
+import { DatagramError } from '../net/errors.js'
+import { datagramRole, datagramTarget, dialableAddrs } from './probe-datagrams.js'
 import type { RingleaderNode } from '../net/create-node.js'
 
 export const MEMBERS_TOPIC = 'ringleader/members/1'
@@ -50,6 +54,8 @@ export interface TransportOptions {
    * under load took ~100 ms). Undefined answers with an empty receipt, as before.
    */
   answer?: (from: string, msg: MembershipMessage) => Promise<MembershipMessage | undefined>
+  /** Signed UDP datagrams for ping/ack/nack/ping-req (probe-datagrams.ts); without it all goes over libp2p. */
+  datagrams?: DatagramChannel
 }
 
 export interface TransportStats {
@@ -67,6 +73,8 @@ export interface TransportStats {
   sentByType: Record<string, number>
   /** Push-pull replies sent back in a request's response, and received that way. */
   inBand: { answered: number, received: number }
+  /** Probe-channel messages that went, or came, as UDP datagrams (counted in sent/received.probe too). */
+  datagrams: { sent: number, received: number }
 }
 
 export interface MembershipTransport {
@@ -77,6 +85,8 @@ export interface MembershipTransport {
   send: (out: Outgoing) => Promise<boolean>
   /** Rejections of the topic (gossipsub-level ones included). */
   gossipRejected: () => number
+  /** Hands over the payload of a verified datagram (wire it to the channel's onMessage). */
+  receiveDatagram: (from: string, payload: Uint8Array, info: { answersUs: boolean }) => void
   stop: () => Promise<void>
 }
 
@@ -96,7 +106,7 @@ export function decodeChecked (bytes: Uint8Array, channel: MembershipChannel): M
 export async function startTransport (opts: TransportOptions): Promise<MembershipTransport> {
   const { node } = opts
   const zero = (): Record<MembershipChannel, number> => ({ gossip: 0, probe: 0, sync: 0 })
-  const stats: TransportStats = { sent: zero(), received: zero(), sendFailures: zero(), bytesOut: 0, bytesIn: 0, rejected: zero(), rejectReasons: {}, sentByType: {}, inBand: { answered: 0, received: 0 } }
+  const stats: TransportStats = { sent: zero(), received: zero(), sendFailures: zero(), bytesOut: 0, bytesIn: 0, rejected: zero(), rejectReasons: {}, sentByType: {}, inBand: { answered: 0, received: 0 }, datagrams: { sent: 0, received: 0 } }
   const countSent = (channel: MembershipChannel, type: string, bytes: Uint8Array): void => {
     stats.sent[channel]++
     stats.sentByType[type] = (stats.sentByType[type] ?? 0) + 1
@@ -181,17 +191,34 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
   // Keep the peer store informed of members' addresses, so a dial by PeerId works
   // for a member we have never been connected to.
   const learnAddrs = async (id: string, addrs: readonly string[]): Promise<void> => {
-    if (addrs.length === 0) return
-    const key = addrs.join(' ')
+    const dialable = dialableAddrs(addrs)
+    if (dialable.length === 0) return
+    const key = dialable.join(' ')
     if (knownAddrs.get(id) === key) return
     const parsed: Multiaddr[] = []
-    for (const a of addrs) { try { parsed.push(multiaddr(a)) } catch { /* skip an unparsable address */ } }
+    for (const a of dialable) { try { parsed.push(multiaddr(a)) } catch { /* skip an unparsable address */ } }
     if (parsed.length === 0) return
     await node.peerStore.merge(peerIdOf(id), { multiaddrs: parsed })
     knownAddrs.set(id, key)
   }
 
   let stopped = false
+
+  /** Sends a probe message as a datagram when it may go as one; false means: use libp2p. */
+  const sendDatagram = (out: Outgoing, bytes: Uint8Array): boolean => {
+    const role = datagramRole(out.msg)
+    if (opts.datagrams === undefined || role === undefined) return false
+    const at = datagramTarget(opts.datagrams, role, out.to, out.addrs)
+    if (at === undefined) return false
+    try {
+      if (!opts.datagrams.send(out.to, at, bytes)) return false
+    } catch (err) {
+      if (err instanceof DatagramError) return false // too large for one datagram
+      throw err
+    }
+    stats.datagrams.sent++
+    return true
+  }
 
   /**
    * Gossipsub only sends to peers whose subscription it has heard, which on a brand
@@ -248,7 +275,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
               stats.inBand.received++
             } catch { /* counted in rejected */ }
           }
-        } else if (!await probeChannel.send(peerIdOf(out.to), bytes)) {
+        } else if (!sendDatagram(out, bytes) && !await probeChannel.send(peerIdOf(out.to), bytes)) {
           throw new Error('probe channel send failed')
         }
         return true
@@ -259,6 +286,24 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       }
     },
     gossipRejected: () => topic.stats.rejected,
+    receiveDatagram: (from, payload, info) => {
+      if (stopped) return
+      stats.bytesIn += payload.byteLength
+      let msg: MembershipMessage
+      try {
+        msg = decodeChecked(payload, 'probe')
+      } catch (err) {
+        reject('probe', err instanceof WireError ? err.code : 'invalid')
+        return
+      }
+      const role = datagramRole(msg)
+      // Updates and push-pulls come over libp2p only; an answer must echo our nonce.
+      if (role === undefined) { reject('probe', 'not-a-probe'); return }
+      if (role === 'answer' && !info.answersUs) { reject('probe', 'stale-answer'); return }
+      stats.received.probe++
+      stats.datagrams.received++
+      opts.deliver(from, msg, 'probe')
+    },
     stop: async () => {
       stopped = true
       topic.close()

@@ -34,6 +34,12 @@ export interface MembershipOptions {
    * cold dial outlasts probeTimeout and the member is suspected for nothing).
    */
   readonly linkPending?: (id: string) => boolean
+  /**
+   * Whether the shell holds a connection to `id`. Anti-entropy then prefers a linked
+   * partner over a ring neighbour: where probes need no connection (datagrams),
+   * ring neighbours are not kept connected, and a push-pull to one would dial.
+   */
+  readonly linked?: (id: string) => boolean
 }
 
 /** Where a claim came from: our own decision (published or quiet), a gossip update, or a push-pull from `peer`. */
@@ -58,6 +64,7 @@ export class Membership {
   readonly id: string
   private readonly cfg: ResolvedConfig
   private readonly random: () => number
+  private readonly linked: ((id: string) => boolean) | undefined
   private readonly table = new MemberTable()
   private readonly awareness: Awareness
   private readonly outbox = new Outbox()
@@ -86,6 +93,7 @@ export class Membership {
     }
     this.cfg = resolveConfig(opts.config)
     this.random = opts.random
+    this.linked = opts.linked
     this.id = opts.self.id
     this.awareness = new Awareness(this.cfg.awarenessMaxMultiplier)
     this.prober = new Prober({
@@ -316,11 +324,17 @@ export class Membership {
   }
 
   /**
-   * An anti-entropy partner: a random alive ring neighbour (a peer this node is
-   * connected to anyway), else any alive member. A uniform pick over all members
+   * An anti-entropy partner: a random alive member the shell is connected to (when
+   * it says), else a random alive ring neighbour (a peer this node is connected to
+   * anyway when probes need connections), else any alive member. A uniform pick over all members
    * would, over time, connect every pair: the N² connections probe observers avoid.
    */
   private randomPeer (except?: string): MemberEntry | undefined {
+    const linked = this.linked
+    if (linked !== undefined) {
+      const peer = this.table.sample(1, e => e.id !== this.id && e.id !== except && e.status === 'alive' && linked(e.id), this.random)[0]
+      if (peer !== undefined) return peer
+    }
     const near = this.prober.neighbours().map(id => this.table.get(id)).filter((e): e is MemberEntry => e !== undefined && e.status === 'alive' && e.id !== except)
     if (near.length > 0) return near[Math.floor(this.random() * near.length) % near.length]
     return this.table.sample(1, e => e.id !== this.id && e.id !== except && e.status === 'alive', this.random)[0]
