@@ -179,6 +179,28 @@ test('dialSeed stops at its time budget, cutting the last attempt to what is lef
   } finally { clearInterval(keepAlive) }
 })
 
+test('dialSeed with a fractional clock cuts the last attempt to a whole number of ms (a fractional timeout threw a RangeError and failed the join)', async () => {
+  let clock = 0.25
+  const waited: number[] = []
+  const busy = {
+    dial: async (_addr: unknown, opts?: { signal?: AbortSignal }): Promise<never> => {
+      await new Promise<void>(resolve => opts?.signal?.addEventListener('abort', () => { resolve() }, { once: true }))
+      waited.push(1)
+      clock += 30.5
+      throw Object.assign(new Error('timed out'), { name: 'TimeoutError' })
+    }
+  }
+  const keepAlive = setInterval(() => {}, 1000)
+  try {
+    const err = await dialSeed(busy as unknown as Parameters<typeof dialSeed>[0], { multiaddr: multiaddr('/ip4/127.0.0.1/tcp/1') }, {
+      retries: 5, dialTimeoutMs: 30, backoffMs: 5, budgetMs: 100.6, now: () => clock, sleep: async (ms) => { clock += ms + 0.37 }, random: () => 0
+    }).then(() => undefined, (e: unknown) => e)
+    assert.instance(err, DialSeedError, String(err))
+    assert.is((err as DialSeedError).code, 'seed-unreachable')
+    assert.ok(waited.length >= 3, `the budget's last, cut attempt ran too (${waited.length} attempts)`)
+  } finally { clearInterval(keepAlive) }
+})
+
 test('dialSeed gives up on an address where nothing listens after unreachableRetries, however many retries it may take', async () => {
   const [a] = await startLocalNodes(1, 'tcp')
   // A port nobody listens on: bind, note the port, close.

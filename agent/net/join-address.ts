@@ -208,7 +208,8 @@ export async function dialSeed (node: Dialer, target: JoinTarget | string, opts:
     const left = giveUpAt - now()
     if (left <= 0) break
     attempts++
-    const timeout = AbortSignal.timeout(Math.min(left, (opts.dialTimeoutMs ?? 5000) * 2 ** Math.min(attempt, 2)))
+    // AbortSignal.timeout takes whole milliseconds only (it throws on 5273.4), and the clock is fractional.
+    const timeout = AbortSignal.timeout(Math.ceil(Math.min(left, (opts.dialTimeoutMs ?? 5000) * 2 ** Math.min(attempt, 2))))
     const signal = opts.signal != null ? AbortSignal.any([timeout, opts.signal]) : timeout
     try {
       return await node.dial(t.multiaddr, { signal })
