@@ -148,7 +148,7 @@ test('an answer made for an earlier process of the same node does not count as a
   }
 })
 
-test('a taken port falls back to a free one; a payload too large for one datagram is refused at send', async () => {
+test('a taken port falls back to a free one; a payload too large for one datagram, or an address the socket cannot reach, is refused at send', async () => {
   const [a, b] = [await node(), await node()]
   const taken = await rawSocket()
   const ch = await open(a, [], taken.port)
@@ -156,6 +156,9 @@ test('a taken port falls back to a free one; a payload too large for one datagra
     assert.ok(ch.endpoints[0].port !== taken.port && ch.endpoints[0].port > 0)
     assert.throws(() => ch.send(b.id, { host: '127.0.0.1', port: taken.port }, new Uint8Array(1100)), (err: Error) => err.name === 'DatagramError' && (err as Error & { code: string }).code === 'too-large')
     assert.is(ch.send(b.id, { host: '::1', port: taken.port }, new Uint8Array(1)), false, 'no IPv6 socket bound')
+    assert.ok(ch.reaches('127.0.0.1'))
+    assert.not.ok(ch.reaches('10.0.0.5'), 'a socket on loopback does not reach another host')
+    assert.is(ch.send(b.id, { host: '10.0.0.5', port: taken.port }, new Uint8Array(1)), false)
     assert.is(ch.stats.sent, 0)
   } finally {
     taken.socket.close()

@@ -20,11 +20,10 @@ import {
 } from '../../protocol/wire/index.js'
 import { decodeNodeMeta, MetaError } from '../../protocol/node-meta.js'
 import { openGossipTopic, type GossipTopic } from '../net/gossip-topic.js'
-import { HandlerError } from '../net/errors.js'
+import { DatagramError, HandlerError } from '../net/errors.js'
 import { serveRequestResponse, sendRequest, type RequestResponseServer } from '../net/request-response.js'
 import { openMessageChannel } from '../net/message-channel.js'
 import type { DatagramChannel } from '../net/datagram-channel.js'
-import { DatagramError } from '../net/errors.js'
 import { datagramRole, datagramTarget, dialableAddrs } from './probe-datagrams.js'
 import type { RingleaderNode } from '../net/create-node.js'
 
@@ -265,6 +264,12 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       const bytes = encodeMembershipMessage(out.msg)
       countSent(channel, out.msg.type, bytes)
       try {
+        if (channel === 'probe' && sendDatagram(out, bytes)) {
+          // The peer store still learns the member's addresses (for later dials by id),
+          // but a ping does not wait for it.
+          void learnAddrs(out.to, out.addrs).catch(() => {})
+          return true
+        }
         await learnAddrs(out.to, out.addrs)
         if (channel === 'sync') {
           const response = await sendRequest(node, peerIdOf(out.to), SYNC_PROTOCOL, bytes, { maxRequestBytes: MAX_SYNC_BYTES, maxResponseBytes: MAX_SYNC_BYTES, timeoutMs: out.msg.type === 'push-pull' && out.msg.join ? joinSyncTimeoutMs : syncTimeoutMs })
@@ -275,7 +280,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
               stats.inBand.received++
             } catch { /* counted in rejected */ }
           }
-        } else if (!sendDatagram(out, bytes) && !await probeChannel.send(peerIdOf(out.to), bytes)) {
+        } else if (!await probeChannel.send(peerIdOf(out.to), bytes)) {
           throw new Error('probe channel send failed')
         }
         return true

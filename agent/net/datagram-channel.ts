@@ -57,7 +57,11 @@ export interface DatagramChannel {
   heardFrom: (peer: string) => boolean
   /** Where `peer`'s last verified datagram came from. */
   sourceOf: (peer: string) => DatagramEndpoint | undefined
-  /** Whether a socket of `host`'s family is bound. */
+  /**
+   * Whether a bound socket can send to `host`: one of its address family, bound to
+   * every interface or on the same side of loopback (a socket on 127.0.0.1 cannot
+   * reach 10.0.0.5; such a member is probed over libp2p instead).
+   */
   reaches: (host: string) => boolean
   /**
    * Signs and sends `payload` to `to` at `at`. Throws DatagramError('too-large') when
@@ -72,6 +76,8 @@ interface PeerState { key: KeyObject, nonce?: Uint8Array, source?: DatagramEndpo
 
 const NO_ECHO = new Uint8Array(NONCE_BYTES)
 const isIpv6 = (host: string): boolean => host.includes(':')
+const isLoopback = (host: string): boolean => host.startsWith('127.') || host === '::1'
+const isWildcard = (host: string): boolean => host === '0.0.0.0' || host === '::'
 
 async function bindSocket (at: DatagramEndpoint): Promise<Socket> {
   const attempt = async (port: number): Promise<Socket> => await new Promise((resolve, reject) => {
@@ -150,7 +156,8 @@ export async function openDatagramChannel (opts: DatagramChannelOptions): Promis
     for (const s of sockets) s.close()
     throw err
   }
-  const socketFor = (host: string): Socket | undefined => sockets[endpoints.findIndex(e => isIpv6(e.host) === isIpv6(host))]
+  const socketFor = (host: string): Socket | undefined =>
+    sockets[endpoints.findIndex(e => isIpv6(e.host) === isIpv6(host) && (isWildcard(e.host) || isLoopback(e.host) === isLoopback(host)))]
 
   return {
     stats,
