@@ -1,10 +1,9 @@
 // Which probe messages go as datagrams and where (agent/membership/probe-datagrams.ts),
-// and where the agent binds and what it advertises (datagramBinds in service.ts).
+// and where the agent binds and what it advertises.
 import '../agent/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { advertisedUdpAddrs, datagramRole, datagramTarget, dialableAddrs, udpEndpoints } from '../agent/membership/probe-datagrams.js'
-import { datagramBinds } from '../agent/membership/service.js'
+import { advertisedUdpAddrs, datagramBinds, datagramRole, datagramTarget, dialableAddrs, udpEndpoints } from '../agent/membership/probe-datagrams.js'
 import type { DatagramChannel, DatagramEndpoint } from '../agent/net/datagram-channel.js'
 
 const P2P = '/p2p/12D3KooWAVZQcJySu9iQm2GAfDcTP78AGHF56pWJHUg6zw6Jqjuk'

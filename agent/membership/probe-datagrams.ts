@@ -1,8 +1,9 @@
-// Which probe messages travel as signed UDP datagrams (net/datagram-channel.ts), and
-// to where. A member that listens for them says so with a `/ip4|ip6/H/udp/P` address
-// beside its libp2p ones; ping, ack, nack and ping-req to it go as datagrams, and
-// everything else (direct updates, push-pulls), and every message to a member with
-// no such address, goes over libp2p as before.
+// Which probe messages travel as signed UDP datagrams (net/datagram-channel.ts), to
+// where, and where this node binds and what it advertises. A member that listens
+// for them says so with a `/ip4|ip6/H/udp/P` address beside its libp2p ones; ping,
+// ack, nack and ping-req to it go as datagrams, and everything else (direct
+// updates, push-pulls), and every message to a member with no such address, goes
+// over libp2p as before.
 //
 // Answers (ack, nack) go back as datagrams only to a member whose datagram this
 // process has verified, because they must echo that member's nonce; an answer to a
@@ -70,4 +71,20 @@ export function datagramTarget (channel: DatagramChannel, role: Exclude<Datagram
     return udpEndpoints(addrs).find(e => channel.reaches(e.host)) ?? channel.sourceOf(to)
   }
   return udpEndpoints(addrs).find(e => channel.reaches(e.host))
+}
+
+/**
+ * Where the probe datagram sockets bind: per address family, the first TCP listen
+ * address's host, on the port its TCP listener got (memberlist's one port for both),
+ * read from the node's resolved addresses since the configured port may be 0.
+ */
+export function datagramBinds (listen: readonly string[], resolved: readonly string[]): DatagramEndpoint[] {
+  const binds: DatagramEndpoint[] = []
+  for (const family of ['ip4', 'ip6']) {
+    const host = listen.map(a => new RegExp(`^/${family}/([^/]+)/tcp/\\d+`).exec(a)?.[1]).find(h => h !== undefined)
+    if (host === undefined) continue
+    const port = resolved.map(a => new RegExp(`^/${family}/[^/]+/tcp/(\\d+)`).exec(a)?.[1]).find(p => p !== undefined)
+    binds.push({ host, port: port === undefined ? 0 : Number(port) })
+  }
+  return binds
 }

@@ -22,8 +22,8 @@ import { JoinAddressError } from '../net/errors.js'
 import { incarnationStore, type IncarnationStore } from './incarnation-store.js'
 import { applyDeviceOp, encodeMetaFitting, encodeMetaOrThrow, metaFromConfig, type DeviceOp } from './meta.js'
 import { startTransport, type MembershipTransport } from './transport.js'
-import { advertisedUdpAddrs, datagramTarget, dialableAddrs } from './probe-datagrams.js'
-import { openDatagramChannel, type DatagramChannel, type DatagramEndpoint } from '../net/datagram-channel.js'
+import { advertisedUdpAddrs, datagramBinds, datagramTarget, dialableAddrs } from './probe-datagrams.js'
+import { openDatagramChannel, type DatagramChannel } from '../net/datagram-channel.js'
 import { registerMembershipCommands } from './commands.js'
 import { setTimeoutAfterIo, type IoFirstTimer } from '../io-first-timer.js'
 
@@ -642,20 +642,4 @@ async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
     const onAbort = (): void => { clearTimeout(timer); reject(signal?.reason) }
     signal?.addEventListener('abort', onAbort, { once: true })
   })
-}
-
-/**
- * Where the probe datagram sockets bind: per address family, the first TCP listen
- * address's host, on the port its TCP listener got (memberlist's one port for both),
- * read from the node's resolved addresses since the configured port may be 0.
- */
-export function datagramBinds (listen: readonly string[], resolved: readonly string[]): DatagramEndpoint[] {
-  const binds: DatagramEndpoint[] = []
-  for (const family of ['ip4', 'ip6']) {
-    const host = listen.map(a => new RegExp(`^/${family}/([^/]+)/tcp/\\d+`).exec(a)?.[1]).find(h => h !== undefined)
-    if (host === undefined) continue
-    const port = resolved.map(a => new RegExp(`^/${family}/[^/]+/tcp/(\\d+)`).exec(a)?.[1]).find(p => p !== undefined)
-    binds.push({ host, port: port === undefined ? 0 : Number(port) })
-  }
-  return binds
 }
