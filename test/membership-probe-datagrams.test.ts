@@ -3,7 +3,7 @@
 import '../agent/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { advertisedUdpAddrs, datagramBinds, datagramRole, datagramTarget, dialableAddrs, udpEndpoints } from '../agent/membership/probe-datagrams.js'
+import { advertisedUdpAddrs, datagramBinds, datagramRole, datagramsSilent, datagramTarget, dialableAddrs, udpEndpoints } from '../agent/membership/probe-datagrams.js'
 import type { DatagramChannel, DatagramEndpoint } from '../agent/net/datagram-channel.js'
 
 const P2P = '/p2p/12D3KooWAVZQcJySu9iQm2GAfDcTP78AGHF56pWJHUg6zw6Jqjuk'
@@ -49,6 +49,12 @@ test('target: requests to an advertised endpoint; answers only to a member heard
   assert.is(datagramTarget(channel, 'answer', 'a', addrs), undefined, 'never heard from a: its nonce is unknown')
   assert.equal(datagramTarget(channel, 'answer', 'b', addrs), { host: '127.0.0.1', port: 7001 })
   assert.equal(datagramTarget(channel, 'answer', 'b', []), { host: '127.0.0.1', port: 5555 }, 'unknown addresses: where it sent from')
+})
+
+test('silence: enough datagrams out and none in over a window reads as a blocked port; a quiet or answered window does not', () => {
+  assert.ok(datagramsSilent({ sent: 100, received: 40 }, { sent: 130, received: 40 }))
+  assert.not.ok(datagramsSilent({ sent: 100, received: 40 }, { sent: 130, received: 41 }), 'one datagram arrived')
+  assert.not.ok(datagramsSilent({ sent: 100, received: 40 }, { sent: 110, received: 40 }), 'too few sent to say (a lone node probes nobody)')
 })
 
 test.run()

@@ -88,3 +88,15 @@ export function datagramBinds (listen: readonly string[], resolved: readonly str
   }
   return binds
 }
+
+export interface DatagramCounts { sent: number, received: number }
+
+/**
+ * Whether a window of probing looks like a UDP port that drops what arrives: this
+ * node sent at least `minSent` probe datagrams in it and received none (no ping
+ * from its observers, no answer to its own). Members then suspect it while it
+ * answers over libp2p; the operator needs to hear why.
+ */
+export function datagramsSilent (before: DatagramCounts, now: DatagramCounts, minSent = 20): boolean {
+  return now.sent - before.sent >= minSent && now.received === before.received
+}

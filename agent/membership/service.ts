@@ -22,7 +22,7 @@ import { JoinAddressError } from '../net/errors.js'
 import { incarnationStore, type IncarnationStore } from './incarnation-store.js'
 import { applyDeviceOp, encodeMetaFitting, encodeMetaOrThrow, metaFromConfig, type DeviceOp } from './meta.js'
 import { startTransport, type MembershipTransport } from './transport.js'
-import { advertisedUdpAddrs, datagramBinds, datagramTarget, dialableAddrs } from './probe-datagrams.js'
+import { advertisedUdpAddrs, datagramBinds, datagramsSilent, datagramTarget, dialableAddrs, type DatagramCounts } from './probe-datagrams.js'
 import { openDatagramChannel, type DatagramChannel } from '../net/datagram-channel.js'
 import { registerMembershipCommands } from './commands.js'
 import { setTimeoutAfterIo, type IoFirstTimer } from '../io-first-timer.js'
@@ -59,6 +59,8 @@ export interface MonitorEvent {
 }
 
 const LEAVE_SPREAD_MS = 300
+/** How often the agent checks that probe datagrams arrive at all (watchDatagrams). */
+const DATAGRAM_WATCH_MS = 30_000
 /** How often the peer sampler swaps one connection for a fresh member. */
 const SAMPLE_ROTATE_MS = 30_000
 const LEAVE_MAX_WAIT_MS = 2000
@@ -94,6 +96,8 @@ export class MembershipService implements Component, MembershipPort {
   private log: Logger | undefined
   private transport: MembershipTransport | undefined
   private datagrams: DatagramChannel | undefined
+  /** The datagram counters at the last look, and whether the last window was silent (see watchDatagrams). */
+  private datagramWatch: { counts: DatagramCounts, silent: boolean, timer: NodeJS.Timeout | undefined } = { counts: { sent: 0, received: 0 }, silent: false, timer: undefined }
   private store: IncarnationStore | undefined
   private sampler: PeerSampler | undefined
   private samplerTimer: NodeJS.Timeout | undefined
@@ -206,6 +210,10 @@ export class MembershipService implements Component, MembershipPort {
     })
     this.samplerTimer = setInterval(() => { this.sampler?.tick() }, sampling.tickMs ?? 500)
     this.samplerTimer.unref()
+    if (this.datagrams !== undefined) {
+      this.datagramWatch.timer = setInterval(() => { this.watchDatagrams() }, DATAGRAM_WATCH_MS)
+      this.datagramWatch.timer.unref()
+    }
 
     registerMembershipCommands(ctx.registry, this)
     ctx.status.addField('incarnation', () => this.core?.incarnation())
@@ -223,6 +231,7 @@ export class MembershipService implements Component, MembershipPort {
     this.node?.removeEventListener('peer:connect', this.onPeerConnect)
     this.node?.removeEventListener('peer:disconnect', this.onPeerDisconnect)
     if (this.samplerTimer !== undefined) clearInterval(this.samplerTimer)
+    if (this.datagramWatch.timer !== undefined) clearInterval(this.datagramWatch.timer)
     this.sampler?.stop()
     this.timer?.cancel()
     this.timerAt = Infinity
@@ -362,7 +371,7 @@ export class MembershipService implements Component, MembershipPort {
       inBand: t?.inBand,
       datagrams: this.datagrams === undefined
         ? undefined
-        : { endpoints: this.datagrams.endpoints, sent: t?.datagrams.sent, received: t?.datagrams.received, sendFailures: this.datagrams.stats.failed, rejected: this.datagrams.stats.rejected },
+        : { endpoints: this.datagrams.endpoints, sent: t?.datagrams.sent, received: t?.datagrams.received, sendFailures: this.datagrams.stats.failed, rejected: this.datagrams.stats.rejected, silent: this.datagramWatch.silent },
       received: t?.received,
       sendFailures: t?.sendFailures,
       bytesIn: t?.bytesIn,
@@ -399,6 +408,21 @@ export class MembershipService implements Component, MembershipPort {
     const needsLink = (id: string): boolean => !this.probedByDatagram(id)
     const { dial, awaited } = dialDirections(this.selfId, ring.observes.filter(needsLink), ring.observedBy.filter(needsLink))
     return { observes: dial, neighbours: ring.neighbours.filter(needsLink), awaited }
+  }
+
+  /** Warns once when probe datagrams go out but none come in (a firewall on the UDP port), and when they come back. */
+  private watchDatagrams (): void {
+    const t = this.transport?.stats.datagrams
+    if (t === undefined || this.datagrams === undefined) return
+    const now = { sent: t.sent, received: t.received }
+    const silent = datagramsSilent(this.datagramWatch.counts, now)
+    const port = this.datagrams.endpoints.map(e => `${e.host}:${e.port}`).join(', ')
+    if (silent && !this.datagramWatch.silent) {
+      this.log?.warn('probe datagrams go out but none arrive: is UDP blocked?', { udp: port, sent: now.sent - this.datagramWatch.counts.sent, windowMs: DATAGRAM_WATCH_MS, hint: 'open the UDP port, or run every agent with --probe-udp off' })
+    } else if (!silent && this.datagramWatch.silent && now.received > this.datagramWatch.counts.received) {
+      this.log?.info('probe datagrams arrive again', { udp: port })
+    }
+    this.datagramWatch = { ...this.datagramWatch, counts: now, silent: silent || (this.datagramWatch.silent && now.received === this.datagramWatch.counts.received) }
   }
 
   /** Whether probes to `id` go as datagrams (both sides have them), so they need no connection. */
