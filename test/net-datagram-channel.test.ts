@@ -111,10 +111,12 @@ test('forged, redirected, malformed, oversized and foreign-key datagrams are cou
     assert.equal(chB.stats.rejected, { 'bad-signature': 2, 'wrong-recipient': 2, 'bad-key': 1, malformed: 3, 'too-large': 1 })
     assert.equal(inB, [], 'nothing delivered')
     assert.is(chB.heardFrom(a.id), false, 'a forged datagram teaches nothing about its claimed sender')
+    assert.is(chB.knownPeers(), 0, 'and takes no place among the remembered senders')
     // The genuine one still goes through.
     await sendRaw(raw.socket, good, port)
     await until('the genuine datagram', () => inB.length === 1)
     assert.equal(inB[0], { from: a.id, payload: [7, 7], answersUs: false })
+    assert.is(chB.knownPeers(), 1)
   } finally {
     raw.socket.close()
     await chB.stop()

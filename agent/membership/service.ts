@@ -153,13 +153,19 @@ export class MembershipService implements Component, MembershipPort {
     const metaBytes = encodeMetaOrThrow(this.meta)
     const selfId = ctx.node.peerId.toString()
     // Bound before the core is made: its first self-description carries the UDP address.
-    if (this.opts.datagrams !== false) {
-      this.datagrams = await openDatagramChannel({
-        selfId,
-        privateKey: ctx.identity.privateKey,
-        bind: datagramBinds(ctx.config.listen, ctx.node.getMultiaddrs().map(a => a.toString())),
-        onMessage: (from, payload, info) => { this.transport?.receiveDatagram(from, payload, info) }
-      })
+    const binds = datagramBinds(ctx.config.listen, ctx.node.getMultiaddrs().map(a => a.toString()))
+    if (this.opts.datagrams !== false && binds.length > 0) {
+      try {
+        this.datagrams = await openDatagramChannel({
+          selfId,
+          privateKey: ctx.identity.privateKey,
+          bind: binds,
+          onMessage: (from, payload, info) => { this.transport?.receiveDatagram(from, payload, info) }
+        })
+      } catch (err) {
+        // Still a working member: without a UDP address, everyone probes it over libp2p.
+        this.log.warn('probe datagrams unavailable; probing over libp2p only', { bind: binds, err: (err as Error).message })
+      }
     }
     this.core = createMembership({
       self: { id: selfId, addrs: this.selfAddrs(), meta: metaBytes },

@@ -53,6 +53,8 @@ export interface DatagramChannel {
   readonly stats: DatagramChannelStats
   /** The bound sockets' addresses (actual ports). */
   readonly endpoints: readonly DatagramEndpoint[]
+  /** Senders remembered (each verified at least once), at most maxPeers. */
+  knownPeers: () => number
   /** Whether a verified datagram from `peer` arrived in this process, so an answer to it can echo its nonce. */
   heardFrom: (peer: string) => boolean
   /** Where `peer`'s last verified datagram came from. */
@@ -111,17 +113,27 @@ export async function openDatagramChannel (opts: DatagramChannelOptions): Promis
     try { opts.onReject?.(err.code, err) } catch { /* a counter hook must not break receiving */ }
   }
 
-  /** The remembered state of `id`, made (and the oldest forgotten) on first sight; undefined for a non-Ed25519 id. */
-  const peerState = (id: string): PeerState | undefined => {
+  /** The verifying key of `id` (remembered once a datagram from it verified); undefined for a non-Ed25519 id. */
+  const keyOf = (id: string): KeyObject | undefined => {
     const known = peers.get(id)
-    if (known !== undefined) return known
-    let key: KeyObject | undefined
-    try { key = verifyingKey(peerIdFromString(id)) } catch { key = undefined }
-    if (key === undefined) return undefined
-    if (peers.size >= maxPeers) peers.delete(peers.keys().next().value as string)
-    const state: PeerState = { key }
-    peers.set(id, state)
-    return state
+    if (known !== undefined) return known.key
+    try { return verifyingKey(peerIdFromString(id)) } catch { return undefined }
+  }
+
+  /**
+   * Remembers a sender whose datagram verified (the oldest forgotten past maxPeers).
+   * Only verified senders: forged datagrams under made-up ids cannot push real
+   * members' nonces out.
+   */
+  const remember = (id: string, key: KeyObject, nonce: Uint8Array, source: DatagramEndpoint): void => {
+    let state = peers.get(id)
+    if (state === undefined) {
+      if (peers.size >= maxPeers) peers.delete(peers.keys().next().value as string)
+      state = { key }
+      peers.set(id, state)
+    }
+    state.nonce = Uint8Array.from(nonce)
+    state.source = source
   }
 
   const receive = (bytes: Buffer, source: DatagramEndpoint): void => {
@@ -129,11 +141,10 @@ export async function openDatagramChannel (opts: DatagramChannelOptions): Promis
       if (bytes.byteLength > maxBytes) throw new DatagramError('too-large', `datagram of ${bytes.byteLength} bytes (limit ${maxBytes})`)
       const d = decodeEnvelope(bytes)
       if (d.to !== opts.selfId || d.from === opts.selfId) throw new DatagramError('wrong-recipient', `datagram for ${d.to} from ${d.from}`)
-      const peer = peerState(d.from)
-      if (peer === undefined) throw new DatagramError('bad-key', `sender ${d.from} is not an Ed25519 peer id`)
-      if (!verifyBytes(peer.key, d.signed, d.signature)) throw new DatagramError('bad-signature', `datagram from ${d.from} does not verify`)
-      peer.nonce = Uint8Array.from(d.nonce)
-      peer.source = source
+      const key = keyOf(d.from)
+      if (key === undefined) throw new DatagramError('bad-key', `sender ${d.from} is not an Ed25519 peer id`)
+      if (!verifyBytes(key, d.signed, d.signature)) throw new DatagramError('bad-signature', `datagram from ${d.from} does not verify`)
+      remember(d.from, key, d.nonce, source)
       stats.received++
       opts.onMessage(d.from, d.payload, { answersUs: Buffer.compare(d.echo, ownNonce) === 0 })
     } catch (err) {
@@ -162,6 +173,7 @@ export async function openDatagramChannel (opts: DatagramChannelOptions): Promis
   return {
     stats,
     endpoints,
+    knownPeers: () => peers.size,
     heardFrom: (peer) => peers.get(peer)?.nonce !== undefined,
     sourceOf: (peer) => peers.get(peer)?.source,
     reaches: (host) => socketFor(host) !== undefined,
