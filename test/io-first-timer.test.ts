@@ -55,8 +55,14 @@ test('cancel stops the callback, before the timer part fired and between it and 
   setTimeoutAfterIo(() => { calls++ }, 5).cancel()
   // Equal delays fire in creation order in one timers phase: the helper's timer part
   // runs first (its immediate is queued), then this cancel, before the check phase.
+  // Node stamps each timer with a fresh clock, so the two may start a millisecond
+  // apart; holding the thread past both deadlines makes them expire in the same
+  // phase whatever their stamps (without it, one CI run saw the second fire only in
+  // the next loop turn, after the immediate had run).
   const late = setTimeoutAfterIo(() => { calls++ }, 5)
   setTimeout(() => { late.cancel() }, 5)
+  const until = performance.now() + 20
+  while (performance.now() < until) { /* both deadlines pass before the loop turns */ }
   await new Promise(resolve => setTimeout(resolve, 50))
   assert.is(calls, 0)
   const fired = await new Promise<boolean>(resolve => { setTimeoutAfterIo(() => resolve(true), 1); setTimeout(() => resolve(false), 200) })
