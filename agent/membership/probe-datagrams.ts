@@ -10,14 +10,14 @@
 // ping that came over libp2p goes back over libp2p. A datagram over the channel's
 // size limit (a ping-req naming many addresses) goes over libp2p too.
 import type { MembershipMessage } from '../../protocol/membership/index.js'
-import type { DatagramChannel, DatagramEndpoint } from '../net/datagram-channel.js'
+import { isWildcard, type DatagramChannel, type DatagramEndpoint } from '../net/datagram-channel.js'
 
 const UDP_ADDR = /^\/(ip4|ip6)\/([^/]+)\/udp\/(\d{1,5})$/
 
-export type DatagramRoute = 'request' | 'answer' | undefined
+export type DatagramRole = 'request' | 'answer'
 
 /** How `msg` may travel as a datagram: as a request (ping, ping-req), an answer (ack, nack), or not at all. */
-export function datagramRole (msg: MembershipMessage): DatagramRoute {
+export function datagramRole (msg: MembershipMessage): DatagramRole | undefined {
   switch (msg.type) {
     case 'ping': case 'ping-req': return 'request'
     case 'ack': case 'nack': return 'answer'
@@ -60,12 +60,8 @@ export function advertisedUdpAddrs (tcpAddrs: readonly string[], bound: readonly
   return out
 }
 
-function isWildcard (host: string): boolean {
-  return host === '0.0.0.0' || host === '::'
-}
-
 /** Where a datagram of `role` to `to` goes, or undefined when it must go over libp2p. */
-export function datagramTarget (channel: DatagramChannel, role: Exclude<DatagramRoute, undefined>, to: string, addrs: readonly string[]): DatagramEndpoint | undefined {
+export function datagramTarget (channel: DatagramChannel, role: DatagramRole, to: string, addrs: readonly string[]): DatagramEndpoint | undefined {
   if (role === 'answer') {
     if (!channel.heardFrom(to)) return undefined
     return udpEndpoints(addrs).find(e => channel.reaches(e.host)) ?? channel.sourceOf(to)

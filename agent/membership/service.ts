@@ -96,8 +96,9 @@ export class MembershipService implements Component, MembershipPort {
   private log: Logger | undefined
   private transport: MembershipTransport | undefined
   private datagrams: DatagramChannel | undefined
-  /** The datagram counters at the last look, and whether the last window was silent (see watchDatagrams). */
-  private datagramWatch: { counts: DatagramCounts, silent: boolean, timer: NodeJS.Timeout | undefined } = { counts: { sent: 0, received: 0 }, silent: false, timer: undefined }
+  /** The datagram counters at the last look, and whether datagrams have stopped arriving (see watchDatagrams). */
+  private datagramWatch: { counts: DatagramCounts, silent: boolean } = { counts: { sent: 0, received: 0 }, silent: false }
+  private datagramWatchTimer: NodeJS.Timeout | undefined
   private store: IncarnationStore | undefined
   private sampler: PeerSampler | undefined
   private samplerTimer: NodeJS.Timeout | undefined
@@ -217,8 +218,8 @@ export class MembershipService implements Component, MembershipPort {
     this.samplerTimer = setInterval(() => { this.sampler?.tick() }, sampling.tickMs ?? 500)
     this.samplerTimer.unref()
     if (this.datagrams !== undefined) {
-      this.datagramWatch.timer = setInterval(() => { this.watchDatagrams() }, DATAGRAM_WATCH_MS)
-      this.datagramWatch.timer.unref()
+      this.datagramWatchTimer = setInterval(() => { this.watchDatagrams() }, DATAGRAM_WATCH_MS)
+      this.datagramWatchTimer.unref()
     }
 
     registerMembershipCommands(ctx.registry, this)
@@ -237,7 +238,7 @@ export class MembershipService implements Component, MembershipPort {
     this.node?.removeEventListener('peer:connect', this.onPeerConnect)
     this.node?.removeEventListener('peer:disconnect', this.onPeerDisconnect)
     if (this.samplerTimer !== undefined) clearInterval(this.samplerTimer)
-    if (this.datagramWatch.timer !== undefined) clearInterval(this.datagramWatch.timer)
+    if (this.datagramWatchTimer !== undefined) clearInterval(this.datagramWatchTimer)
     this.sampler?.stop()
     this.timer?.cancel()
     this.timerAt = Infinity
@@ -420,15 +421,17 @@ export class MembershipService implements Component, MembershipPort {
   private watchDatagrams (): void {
     const t = this.transport?.stats.datagrams
     if (t === undefined || this.datagrams === undefined) return
+    const before = this.datagramWatch
     const now = { sent: t.sent, received: t.received }
-    const silent = datagramsSilent(this.datagramWatch.counts, now)
+    // Silent from a window that looks blocked until a datagram arrives again.
+    const silent = now.received === before.counts.received && (before.silent || datagramsSilent(before.counts, now))
     const port = this.datagrams.endpoints.map(e => `${e.host}:${e.port}`).join(', ')
-    if (silent && !this.datagramWatch.silent) {
-      this.log?.warn('probe datagrams go out but none arrive: is UDP blocked?', { udp: port, sent: now.sent - this.datagramWatch.counts.sent, windowMs: DATAGRAM_WATCH_MS, hint: 'open the UDP port, or run every agent with --probe-udp off' })
-    } else if (!silent && this.datagramWatch.silent && now.received > this.datagramWatch.counts.received) {
+    if (silent && !before.silent) {
+      this.log?.warn('probe datagrams go out but none arrive: is UDP blocked?', { udp: port, sent: now.sent - before.counts.sent, windowMs: DATAGRAM_WATCH_MS, hint: 'open the UDP port, or run every agent with --probe-udp off' })
+    } else if (!silent && before.silent) {
       this.log?.info('probe datagrams arrive again', { udp: port })
     }
-    this.datagramWatch = { ...this.datagramWatch, counts: now, silent: silent || (this.datagramWatch.silent && now.received === this.datagramWatch.counts.received) }
+    this.datagramWatch = { counts: now, silent }
   }
 
   /** Whether probes to `id` go as datagrams (both sides have them), so they need no connection. */

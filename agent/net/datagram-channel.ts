@@ -37,8 +37,6 @@ export interface DatagramChannelOptions {
    * sender made it after hearing from this process (required of answers).
    */
   onMessage: (from: string, payload: Uint8Array, info: { answersUs: boolean }) => void
-  /** A datagram refused (never thrown). */
-  onReject?: (code: DatagramErrorCode, err: DatagramError) => void
 }
 
 export interface DatagramChannelStats {
@@ -79,7 +77,8 @@ interface PeerState { key: KeyObject, nonce?: Uint8Array, source?: DatagramEndpo
 const NO_ECHO = new Uint8Array(NONCE_BYTES)
 const isIpv6 = (host: string): boolean => host.includes(':')
 const isLoopback = (host: string): boolean => host.startsWith('127.') || host === '::1'
-const isWildcard = (host: string): boolean => host === '0.0.0.0' || host === '::'
+/** A bind address meaning every interface of its family. */
+export const isWildcard = (host: string): boolean => host === '0.0.0.0' || host === '::'
 
 async function bindSocket (at: DatagramEndpoint): Promise<Socket> {
   const attempt = async (port: number): Promise<Socket> => await new Promise((resolve, reject) => {
@@ -108,10 +107,7 @@ export async function openDatagramChannel (opts: DatagramChannelOptions): Promis
   const peers = new Map<string, PeerState>()
   let stopped = false
 
-  const reject = (err: DatagramError): void => {
-    stats.rejected[err.code] = (stats.rejected[err.code] ?? 0) + 1
-    try { opts.onReject?.(err.code, err) } catch { /* a counter hook must not break receiving */ }
-  }
+  const reject = (err: DatagramError): void => { stats.rejected[err.code] = (stats.rejected[err.code] ?? 0) + 1 }
 
   /** The verifying key of `id` (remembered once a datagram from it verified); undefined for a non-Ed25519 id. */
   const keyOf = (id: string): KeyObject | undefined => {
