@@ -398,6 +398,84 @@ test('late ticks: after a stall, verdicts wait one grace so queued acks and refu
   assert.is(c.get('x')?.status, 'alive')
 })
 
+test('fallback ping: a late direct ack sends the same ping again over the reliable channel beside the ping-reqs; its ack ends the probe', () => {
+  for (const fallbackPing of [true, false]) {
+    const a = core('a', { config: { fallbackPing } })
+    a.receive('b', alive('b'), 0)
+    a.receive('h', alive('h'), 0)
+    a.ready()
+    let now = 0
+    let fallback: Outgoing | undefined
+    let suspected = false
+    for (let i = 0; i < 200 && !suspected && now < 5000; i++) {
+      now = a.nextDeadline()
+      a.tick(now)
+      const r = a.ready()
+      for (const s of r.send) {
+        // b's datagrams are lost; only what goes over the reliable channel reaches it.
+        if (s.to === 'h' && s.msg.type === 'ping') a.receive('h', { type: 'ack', seq: s.msg.seq }, now)
+        if (s.to === 'b' && s.msg.type === 'ping' && s.reliable === true) {
+          fallback ??= s
+          assert.ok(r.send.some(x => x.to === 'h' && x.msg.type === 'ping-req' && x.msg.seq === (s.msg as { seq: number }).seq), 'sent with the ping-reqs, under the probe\'s seq')
+          a.receive('b', { type: 'ack', seq: s.msg.seq }, now + 5, { reliable: true })
+        }
+      }
+      suspected ||= r.publish.some(p => p.type === 'suspect' && p.id === 'b')
+    }
+    if (fallbackPing) {
+      assert.ok(fallback !== undefined, 'a fallback ping went out')
+      assert.equal(fallback.addrs, ['/memory/b'])
+      assert.not.ok(suspected, 'b answered over the reliable channel, so it is never suspected')
+      assert.is(a.get('b')?.status, 'alive')
+      assert.is(a.awarenessScore(), 0)
+    } else {
+      assert.is(fallback, undefined)
+      assert.ok(suspected, 'without the fallback, b is suspected')
+    }
+  }
+  // Pings that are answered in time need no fallback.
+  const a = core('a')
+  a.receive('b', alive('b'), 0)
+  a.ready()
+  const ping = sends(runTo(a, 0, 300)).find(s => s.msg.type === 'ping')
+  assert.ok(ping !== undefined && ping.reliable === undefined)
+  a.receive('b', { type: 'ack', seq: (ping.msg as { seq: number }).seq }, 50)
+  assert.equal(sends(runTo(a, 50, 199)).filter(s => s.reliable === true), [])
+})
+
+test('answers go back the way the request came: over the reliable channel for a reliable ping or ping-req, else not', () => {
+  for (const reliable of [true, false]) {
+    const h = core('h')
+    h.ready()
+    const via = { reliable }
+    const expect = (s: Outgoing): void => { assert.is(s.reliable === true, reliable, `${s.msg.type} reliable=${String(reliable)}`) }
+    h.receive('a', { type: 'ping', seq: 1 }, 0, via)
+    let r = h.ready()
+    assert.equal(r.send.map(s => [s.to, s.msg]), [['a', { type: 'ack', seq: 1 }]])
+    expect(r.send[0])
+    // A relayed ack, and the ping to the target is a new request of ours, sent the usual way.
+    h.receive('a', { type: 'ping-req', seq: 2, target: 'x', targetAddrs: ['/memory/x'] }, 0, via)
+    r = h.ready()
+    assert.is(r.send[0].reliable, undefined)
+    h.receive('x', { type: 'ack', seq: (r.send[0].msg as { seq: number }).seq }, 5)
+    r = h.ready()
+    assert.equal(r.send.map(s => [s.to, s.msg]), [['a', { type: 'ack', seq: 2 }]])
+    expect(r.send[0])
+    // A nack.
+    h.receive('a', { type: 'ping-req', seq: 3, target: 'y', targetAddrs: ['/memory/y'] }, 100, via)
+    h.ready()
+    h.tick(180)
+    const nack = h.ready().send.find(s => s.msg.type === 'nack')
+    assert.ok(nack !== undefined)
+    expect(nack)
+    // A ping-req about ourselves is acked at once.
+    h.receive('a', { type: 'ping-req', seq: 4, target: 'h', targetAddrs: [] }, 200, via)
+    r = h.ready()
+    assert.equal(r.send.map(s => [s.to, s.msg]), [['a', { type: 'ack', seq: 4 }]])
+    expect(r.send[0])
+  }
+})
+
 test('ping-req: a helper relays the ack, or nacks at 80% of its probe timeout', () => {
   const h = core('h')
   h.ready()

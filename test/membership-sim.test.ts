@@ -138,6 +138,28 @@ test('indirect probes: a broken link between two nodes never raises a suspicion'
   assert.ok(sim.allSeeAllAlive())
 })
 
+test('UDP blocked: a node whose probe datagrams are dropped is never suspected thanks to the fallback ping; without it, it is', () => {
+  const count = (fallbackPing: boolean, blocked: number[]): { suspicions: number } => {
+    const sim = cluster(20, 6, { config: { fallbackPing } })
+    sim.run(2000)
+    assert.ok(sim.allSeeAllAlive())
+    for (const i of blocked) sim.net.blockDatagramsTo(name(i))
+    let suspicions = 0
+    sim.onEvent = (_node, e) => { if (e.kind === 'suspect' || e.kind === 'fail') suspicions++ }
+    sim.run(60_000)
+    if (fallbackPing) assert.ok(sim.allSeeAllAlive())
+    return { suspicions }
+  }
+  // One node firewalled (every probe of it fails, and its own probes' acks are lost), then all of them.
+  for (const blocked of [[5], Array.from({ length: 20 }, (_, i) => i)]) {
+    const on = count(true, blocked)
+    const off = count(false, blocked)
+    console.log(`  UDP blocked to ${blocked.length}: suspicions ${on.suspicions} with the fallback, ${off.suspicions} without`)
+    assert.is(on.suspicions, 0)
+    assert.ok(off.suspicions > 0, 'without the fallback the firewalled nodes are suspected')
+  }
+})
+
 test('partition longer than the suspicion timeout heals into one view', () => {
   const sim = cluster(12, 5)
   sim.run(2000)

@@ -1,13 +1,27 @@
-// The membership transport's push-pull deadlines (agent/membership/transport.ts): a
+// The membership transport (agent/membership/transport.ts): push-pull deadlines (a
 // seed answering many joins at once answers late, and a join's push-pull must wait
-// for it where an ordinary anti-entropy push-pull gives up.
+// for it where an ordinary anti-entropy push-pull gives up), and the fallback ping
+// over libp2p when probe datagrams are lost.
 import '../agent/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
+import { createSocket } from 'node:dgram'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { startLocalNode, startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
+import { openDatagramChannel, type DatagramChannel } from '../agent/net/datagram-channel.js'
+import type { RingleaderNode } from '../agent/net/create-node.js'
 import { startTransport, type MembershipTransport } from '../agent/membership/transport.js'
 import { pushPullMessage } from '../protocol/membership/push-pull.js'
 import type { MembershipMessage } from '../protocol/membership/index.js'
+
+async function until (what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+}
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
@@ -52,6 +66,76 @@ test('a join push-pull waits joinSyncTimeoutMs for a slow seed; other push-pulls
   } finally {
     await Promise.allSettled(transports.map(async t => { await t.stop() }))
     await stopNodes(nodes)
+  }
+})
+
+test('a fallback ping goes over libp2p although the member has a UDP address, and the answer goes back the way the ping came', async () => {
+  const nodes: RingleaderNode[] = []
+  const channels: DatagramChannel[] = []
+  const transports: MembershipTransport[] = []
+  // A UDP port that drops everything: the member's advertised port behind a firewall.
+  const hole = createSocket('udp4')
+  let swallowed = 0
+  hole.on('message', () => { swallowed++ })
+  await new Promise<void>(resolve => { hole.bind(0, '127.0.0.1', resolve) })
+  const holeAddr = `/ip4/127.0.0.1/udp/${hole.address().port}`
+  try {
+    const got: Array<Array<{ type: string, seq: number, datagram: boolean }>> = [[], []]
+    for (const i of [0, 1]) {
+      const key = await generateKeyPair('Ed25519')
+      const node = await startLocalNode('memory', key)
+      nodes.push(node)
+      const channel = await openDatagramChannel({
+        selfId: peerIdFromPrivateKey(key).toString(),
+        privateKey: key,
+        bind: [{ host: '127.0.0.1', port: 0 }],
+        onMessage: (from, payload, info) => { transports[i]?.receiveDatagram(from, payload, info) }
+      })
+      channels.push(channel)
+      transports.push(await startTransport({
+        node,
+        datagrams: channel,
+        deliver: (_from, msg, _channel, via) => { if ('seq' in msg) got[i].push({ type: msg.type, seq: msg.seq, datagram: via.datagram }) }
+      }))
+    }
+    const [a, b] = transports
+    const idOf = (i: number): string => nodes[i].peerId.toString()
+    const libp2pAddrs = (i: number): string[] => nodes[i].getMultiaddrs().map(x => x.toString())
+    const udpOf = (i: number): string => `/ip4/127.0.0.1/udp/${channels[i].endpoints[0].port}`
+
+    // b hears a's datagrams, so datagrams would be its way of answering a.
+    assert.ok(await a.send({ to: idOf(1), addrs: [udpOf(1), ...libp2pAddrs(1)], msg: { type: 'ping', seq: 1 } }))
+    await until('the first ping', () => got[1].length === 1)
+    assert.equal(got[1], [{ type: 'ping', seq: 1, datagram: true }])
+
+    // b's UDP port now drops what comes in: the ping is lost, its fallback arrives over libp2p.
+    const toB = { to: idOf(1), addrs: [holeAddr, ...libp2pAddrs(1)] }
+    assert.ok(await a.send({ ...toB, msg: { type: 'ping', seq: 2 } }))
+    assert.ok(await a.send({ ...toB, msg: { type: 'ping', seq: 2 }, reliable: true }))
+    await until('the fallback ping', () => got[1].length === 2 && swallowed === 1)
+    assert.equal(got[1][1], { type: 'ping', seq: 2, datagram: false })
+    assert.is(a.stats.datagrams.fallbacks, 1)
+
+    // The answer to it goes over libp2p, not to a's advertised UDP port (also dropping).
+    const toA = { to: idOf(0), addrs: [holeAddr, ...libp2pAddrs(0)] }
+    assert.ok(await b.send({ ...toA, msg: { type: 'ack', seq: 2 }, reliable: true }))
+    await until('the answer', () => got[0].length === 1)
+    assert.equal(got[0], [{ type: 'ack', seq: 2, datagram: false }])
+    // An answer not marked so goes as a datagram, into the drop.
+    assert.ok(await b.send({ ...toA, msg: { type: 'ack', seq: 3 } }))
+    await until('the dropped answer', () => swallowed === 2)
+    assert.is(got[0].length, 1)
+
+    // To a member without a UDP address the first ping went over libp2p: no duplicate.
+    const probesBefore = a.stats.sent.probe
+    assert.ok(await a.send({ to: idOf(1), addrs: libp2pAddrs(1), msg: { type: 'ping', seq: 4 }, reliable: true }))
+    assert.is(a.stats.sent.probe, probesBefore)
+    assert.is(a.stats.datagrams.fallbacks, 1)
+  } finally {
+    await Promise.allSettled(transports.map(async t => { await t.stop() }))
+    await Promise.allSettled(channels.map(async c => { await c.stop() }))
+    await stopNodes(nodes)
+    hole.close()
   }
 })
 

@@ -181,7 +181,7 @@ export class MembershipService implements Component, MembershipPort {
     this.recent = new RecentMembers(Math.min(SAMPLE_HOLD_OFF_MS, Math.floor(this.core.config.probeGraceAfterAlive / 2)))
     this.transport = await startTransport({
       node: ctx.node,
-      deliver: (from, msg, channel) => { this.onMessage(from, msg, channel) },
+      deliver: (from, msg, channel, via) => { this.onMessage(from, msg, channel, via) },
       onSendFailed: (to, channel, err, msg) => {
         const message = err instanceof Error ? err.message : String(err)
         this.log?.debug('membership send failed', { to, channel, err: message })
@@ -378,7 +378,7 @@ export class MembershipService implements Component, MembershipPort {
       inBand: t?.inBand,
       datagrams: this.datagrams === undefined
         ? undefined
-        : { endpoints: this.datagrams.endpoints, sent: t?.datagrams.sent, received: t?.datagrams.received, sendFailures: this.datagrams.stats.failed, rejected: this.datagrams.stats.rejected, silent: this.datagramWatch.silent },
+        : { endpoints: this.datagrams.endpoints, sent: t?.datagrams.sent, received: t?.datagrams.received, fallbacks: t?.datagrams.fallbacks, sendFailures: this.datagrams.stats.failed, rejected: this.datagrams.stats.rejected, silent: this.datagramWatch.silent },
       received: t?.received,
       sendFailures: t?.sendFailures,
       bytesIn: t?.bytesIn,
@@ -471,10 +471,11 @@ export class MembershipService implements Component, MembershipPort {
     this.pump()
   }
 
-  private onMessage (from: string, msg: MembershipMessage, _channel: MembershipChannel): void {
+  private onMessage (from: string, msg: MembershipMessage, _channel: MembershipChannel, via: { datagram: boolean }): void {
     const core = this.core
     if (core === undefined) return
-    core.receive(from, msg, this.now())
+    // Answers to what came over libp2p go back over libp2p (Outgoing.reliable).
+    core.receive(from, msg, this.now(), { reliable: !via.datagram })
     if (msg.type === 'push-pull' && msg.reply) this.settleJoin(from, undefined)
     this.pump()
   }

@@ -32,13 +32,18 @@ export const PROBE_PROTOCOL = '/ringleader/probe/1.0.0'
 export const SYNC_PROTOCOL = '/ringleader/sync/1.0.0'
 
 const EMPTY = new Uint8Array(0)
+const OVER_LIBP2P = Object.freeze({ datagram: false })
+const AS_DATAGRAM = Object.freeze({ datagram: true })
 /** Bound on the direct copies of one update (see sendToUnsubscribed). */
 const MAX_DIRECT_UPDATES = 16
 
 export interface TransportOptions {
   node: RingleaderNode
-  /** Every accepted message, gossip or direct; `from` is the authenticated sender (signer for gossip). */
-  deliver: (from: string, msg: MembershipMessage, channel: MembershipChannel) => void
+  /**
+   * Every accepted message, gossip or direct; `from` is the authenticated sender
+   * (signer for gossip); `via.datagram`: it came as a UDP datagram, not over libp2p.
+   */
+  deliver: (from: string, msg: MembershipMessage, channel: MembershipChannel, via: { datagram: boolean }) => void
   /** Deadline for one probe-channel send, dial included (default 1000 ms). */
   probeTimeoutMs?: number
   /** Deadline for one push-pull send (default 5000 ms). */
@@ -72,8 +77,13 @@ export interface TransportStats {
   sentByType: Record<string, number>
   /** Push-pull replies sent back in a request's response, and received that way. */
   inBand: { answered: number, received: number }
-  /** Probe-channel messages that went, or came, as UDP datagrams (counted in sent/received.probe too). */
-  datagrams: { sent: number, received: number }
+  /**
+   * Probe-channel messages that went, or came, as UDP datagrams (counted in
+   * sent/received.probe too), and `fallbacks`: pings sent again over libp2p because
+   * the datagram's ack was late (Outgoing.reliable). Many fallbacks and few
+   * datagrams received are the sign of a firewall on the UDP port.
+   */
+  datagrams: { sent: number, received: number, fallbacks: number }
 }
 
 export interface MembershipTransport {
@@ -105,7 +115,7 @@ export function decodeChecked (bytes: Uint8Array, channel: MembershipChannel): M
 export async function startTransport (opts: TransportOptions): Promise<MembershipTransport> {
   const { node } = opts
   const zero = (): Record<MembershipChannel, number> => ({ gossip: 0, probe: 0, sync: 0 })
-  const stats: TransportStats = { sent: zero(), received: zero(), sendFailures: zero(), bytesOut: 0, bytesIn: 0, rejected: zero(), rejectReasons: {}, sentByType: {}, inBand: { answered: 0, received: 0 }, datagrams: { sent: 0, received: 0 } }
+  const stats: TransportStats = { sent: zero(), received: zero(), sendFailures: zero(), bytesOut: 0, bytesIn: 0, rejected: zero(), rejectReasons: {}, sentByType: {}, inBand: { answered: 0, received: 0 }, datagrams: { sent: 0, received: 0, fallbacks: 0 } }
   const countSent = (channel: MembershipChannel, type: string, bytes: Uint8Array): void => {
     stats.sent[channel]++
     stats.sentByType[type] = (stats.sentByType[type] ?? 0) + 1
@@ -139,7 +149,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     stats.received.gossip++
     stats.bytesIn += bytes.byteLength
     // Validated already; decoding twice is cheaper than caching across gossipsub's callbacks.
-    opts.deliver(from.toString(), decodeChecked(bytes, 'gossip'), 'gossip')
+    opts.deliver(from.toString(), decodeChecked(bytes, 'gossip'), 'gossip', OVER_LIBP2P)
   })
 
   /**
@@ -157,7 +167,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     }
     stats.received[channel]++
     beforeDeliver?.(msg)
-    opts.deliver(from.toString(), msg, channel)
+    opts.deliver(from.toString(), msg, channel, OVER_LIBP2P)
   }
 
   const probeTimeoutMs = opts.probeTimeoutMs ?? 1000
@@ -206,7 +216,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
   /** Sends a probe message as a datagram when it may go as one; false means: use libp2p. */
   const sendDatagram = (out: Outgoing, bytes: Uint8Array): boolean => {
     const role = datagramRole(out.msg)
-    if (opts.datagrams === undefined || role === undefined) return false
+    if (opts.datagrams === undefined || role === undefined || out.reliable === true) return false
     const at = datagramTarget(opts.datagrams, role, out.to, out.addrs)
     if (at === undefined) return false
     try {
@@ -260,6 +270,12 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     },
     send: async (out) => {
       if (stopped) return false
+      if (out.reliable === true && datagramRole(out.msg) === 'request') {
+        // A fallback ping: it repeats, over libp2p, a ping that went as a datagram.
+        // If that one went over libp2p already, this would only be a duplicate.
+        if (opts.datagrams === undefined || datagramTarget(opts.datagrams, 'request', out.to, out.addrs) === undefined) return true
+        stats.datagrams.fallbacks++
+      }
       const channel = channelOf(out.msg)
       const bytes = encodeMembershipMessage(out.msg)
       countSent(channel, out.msg.type, bytes)
@@ -307,7 +323,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       if (role === 'answer' && !info.answersUs) { reject('probe', 'stale-answer'); return }
       stats.received.probe++
       stats.datagrams.received++
-      opts.deliver(from, msg, 'probe')
+      opts.deliver(from, msg, 'probe', AS_DATAGRAM)
     },
     stop: async () => {
       stopped = true

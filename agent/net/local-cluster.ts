@@ -4,11 +4,13 @@
 import { randomUUID } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createNode, type RingleaderNode } from './create-node.js'
+import type { PrivateKey } from '@libp2p/interface'
 
 export type LocalTransport = 'memory' | 'tcp'
 
-export async function startLocalNode (transport: LocalTransport = 'memory'): Promise<RingleaderNode> {
-  const privateKey = await generateKeyPair('Ed25519')
+/** `privateKey`: the node's identity, for tests that sign with it too (default: a new one). */
+export async function startLocalNode (transport: LocalTransport = 'memory', privateKey?: PrivateKey): Promise<RingleaderNode> {
+  privateKey ??= await generateKeyPair('Ed25519')
   const listen = transport === 'memory' ? [`/memory/${randomUUID()}`] : ['/ip4/127.0.0.1/tcp/0']
   return await createNode({ privateKey, listen })
 }

@@ -12,6 +12,12 @@ export interface Outgoing {
   /** Addresses the core knows for `to` (may be empty); the shell may need them to dial. */
   readonly addrs: readonly string[]
   readonly msg: MembershipMessage
+  /**
+   * Send over the reliable channel (a libp2p stream), never as a datagram: the
+   * fallback ping (config.fallbackPing), and an answer to a request that came that
+   * way, since the datagram path between the two may be the one that is broken.
+   */
+  readonly reliable?: true
 }
 
 /** Everything the shell must do after feeding the core, in this order: persist, send/publish, events. */
@@ -29,8 +35,8 @@ export class Outbox {
   private events: MemberEvent[] = []
   private persistIncarnation: number | undefined
 
-  enqueueSend (to: string, addrs: readonly string[], msg: MembershipMessage): void {
-    this.send.push({ to, addrs, msg })
+  enqueueSend (to: string, addrs: readonly string[], msg: MembershipMessage, reliable = false): void {
+    this.send.push(reliable ? { to, addrs, msg, reliable } : { to, addrs, msg })
   }
 
   enqueuePublish (msg: GossipMessage): void {

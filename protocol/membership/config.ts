@@ -31,6 +31,14 @@ export interface MembershipConfig {
   readonly indirectChecks: number
   /** Helper sends `nack` at this fraction of its probe timeout if the target stays silent (Lifeguard). Default 0.8. */
   readonly nackRatio: number
+  /**
+   * When the direct ack is late, also ping the target once more over the reliable
+   * channel (Outgoing.reliable), alongside the helpers' ping-reqs, as memberlist's
+   * TCP fallback ping does. Where probes travel as datagrams, a firewall that drops
+   * them (or drops one direction) otherwise makes every probe of a live member
+   * fail, and the cluster lives on suspicions and refutations. Default true.
+   */
+  readonly fallbackPing: boolean
   /** Awareness score range is [0, max−1]; timeouts are multiplied by score+1 (memberlist: 8). Default 8. */
   readonly awarenessMaxMultiplier: number
   /**
@@ -133,6 +141,7 @@ export const DEFAULT_CONFIG: Readonly<Required<Omit<MembershipConfig, 'suspicion
   probeObservers: 8,
   indirectChecks: 3,
   nackRatio: 0.8,
+  fallbackPing: true,
   awarenessMaxMultiplier: 8,
   awarenessOnLateTicks: true,
   accuseHoldAfterStall: 1_000,
@@ -187,6 +196,7 @@ export function resolveConfig (partial: Partial<MembershipConfig> = {}): Resolve
   positive('nackRatio', c.nackRatio)
   if (c.nackRatio >= 1) throw new ConfigError('nackRatio', 'must be below 1')
   positive('awarenessMaxMultiplier', c.awarenessMaxMultiplier, true)
+  if (typeof c.fallbackPing !== 'boolean') throw new ConfigError('fallbackPing', 'must be true or false')
   if (typeof c.awarenessOnLateTicks !== 'boolean') throw new ConfigError('awarenessOnLateTicks', 'must be true or false')
   nonNegative('accuseHoldAfterStall', c.accuseHoldAfterStall)
   nonNegative('accuseDeferLimit', c.accuseDeferLimit)

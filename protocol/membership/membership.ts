@@ -103,7 +103,7 @@ export class Membership {
       table: this.table,
       awareness: this.awareness,
       nextSeq: () => ++this.seq,
-      send: (to, addrs, msg) => this.outbox.enqueueSend(to, addrs, msg),
+      send: (to, addrs, msg, reliable) => this.outbox.enqueueSend(to, addrs, msg, reliable),
       probeFailed: (target, incarnation, now, evidence) => this.onProbeFailed(target, incarnation, now, evidence),
       ...(opts.linkPending !== undefined ? { linkPending: opts.linkPending } : {})
     }, opts.now)
@@ -220,19 +220,24 @@ export class Membership {
 
   // ---------------------------------------------------------------- input
 
-  /** Feeds one received message (gossip or direct). `from` is the authenticated sender. */
-  receive (from: string, msg: MembershipMessage, now: number): void {
+  /**
+   * Feeds one received message (gossip or direct). `from` is the authenticated
+   * sender; `via.reliable`: it came over the reliable channel, so answers to it go
+   * back that way (Outgoing.reliable).
+   */
+  receive (from: string, msg: MembershipMessage, now: number, via: { reliable?: boolean } = {}): void {
     if (from === this.id) return
+    const reliable = via.reliable === true
     if (this.left) {
-      if (msg.type === 'ping') this.reply(from, { type: 'ack', seq: msg.seq })
+      if (msg.type === 'ping') this.reply(from, { type: 'ack', seq: msg.seq }, reliable)
       else if (msg.type === 'push-pull' && !msg.reply) this.reply(from, pushPullMessage(msg.seq, false, true, this.snapshot()))
       return
     }
     switch (msg.type) {
-      case 'ping': this.reply(from, { type: 'ack', seq: msg.seq }); break
+      case 'ping': this.reply(from, { type: 'ack', seq: msg.seq }, reliable); break
       case 'ack': this.onAck(from, msg.seq, now); break
       case 'nack': this.prober.onNack(from, msg.seq); break
-      case 'ping-req': this.prober.onPingReq(from, msg.seq, msg.target, msg.targetAddrs, now); break
+      case 'ping-req': this.prober.onPingReq(from, msg.seq, msg.target, msg.targetAddrs, now, reliable); break
       case 'alive': case 'suspect': case 'dead': case 'left':
         this.merge(claimOf(msg), GOSSIP, now)
         break
@@ -526,7 +531,7 @@ export class Membership {
 
   private publishSelf (): void { this.outbox.enqueuePublish(toGossip(this.self(), this.id)) }
 
-  private reply (to: string, msg: MembershipMessage): void { this.outbox.enqueueSend(to, this.addrsOf(to), msg) }
+  private reply (to: string, msg: MembershipMessage, reliable = false): void { this.outbox.enqueueSend(to, this.addrsOf(to), msg, reliable) }
 
   private addrsOf (id: string): readonly string[] { return this.table.get(id)?.addrs ?? [] }
 

@@ -11,7 +11,8 @@
 // handshake.
 //
 // One probe: ping; no ack within probeTimeout × (awareness+1) → ping-req to k
-// helpers; no ack by the end of the period → the host suspects the target.
+// helpers and, with fallbackPing, the same ping again over the reliable channel;
+// no ack by the end of the period → the host suspects the target.
 // Helpers relay the target's ack, or answer nack at nackRatio of their timeout.
 
 import type { Awareness } from './awareness.js'
@@ -88,6 +89,8 @@ interface Relay {
   readonly originSeq: number
   readonly target: string
   readonly nackAt: number
+  /** The ping-req came over the reliable channel, so the answer goes back that way. */
+  readonly reliable: boolean
 }
 
 /** What the prober needs from the membership core. */
@@ -98,7 +101,8 @@ export interface ProberHost {
   readonly table: MemberTable
   readonly awareness: Awareness
   nextSeq: () => number
-  send: (to: string, addrs: readonly string[], msg: MembershipMessage) => void
+  /** `reliable`: over the reliable channel, never as a datagram (Outgoing.reliable). */
+  send: (to: string, addrs: readonly string[], msg: MembershipMessage, reliable?: boolean) => void
   /**
    * Our probe of `target` (at `incarnation`) failed, direct and indirect.
    * `evidence`: this node's health score before this failure counted against it, and
@@ -188,7 +192,7 @@ export class Prober {
     const r = this.relays.get(seq)
     if (r !== undefined && from === r.target) {
       this.relays.delete(seq)
-      this.reply(r.origin, { type: 'ack', seq: r.originSeq })
+      this.reply(r.origin, { type: 'ack', seq: r.originSeq }, r.reliable)
       return true
     }
     return false
@@ -198,15 +202,15 @@ export class Prober {
     if (this.probe?.seq === seq && this.probe.helpers.includes(from)) this.probe.nacks.add(from)
   }
 
-  /** Pings `target` for `from`; the answer goes back under `originSeq`. */
-  onPingReq (from: string, originSeq: number, target: string, targetAddrs: readonly string[], now: number): void {
+  /** Pings `target` for `from`; the answer goes back under `originSeq`, the way the request came (`reliable`). */
+  onPingReq (from: string, originSeq: number, target: string, targetAddrs: readonly string[], now: number, reliable = false): void {
     const h = this.host
     if (target === h.id) {
-      this.reply(from, { type: 'ack', seq: originSeq })
+      this.reply(from, { type: 'ack', seq: originSeq }, reliable)
       return
     }
     const seq = h.nextSeq()
-    this.relays.set(seq, { origin: from, originSeq, target, nackAt: now + h.awareness.scale(h.cfg.probeTimeout) * h.cfg.nackRatio })
+    this.relays.set(seq, { origin: from, originSeq, target, nackAt: now + h.awareness.scale(h.cfg.probeTimeout) * h.cfg.nackRatio, reliable })
     const known = h.table.get(target)?.addrs ?? []
     h.send(target, known.length > 0 ? known : targetAddrs, { type: 'ping', seq })
   }
@@ -216,7 +220,7 @@ export class Prober {
     for (const [seq, r] of this.relays) {
       if (r.nackAt <= now) {
         this.relays.delete(seq)
-        this.reply(r.origin, { type: 'nack', seq: r.originSeq })
+        this.reply(r.origin, { type: 'nack', seq: r.originSeq }, r.reliable)
       }
     }
     const p = this.probe
@@ -228,6 +232,8 @@ export class Prober {
       // A late tick (stalled event loop) still gets a full indirect window.
       p.indirectDeadline = Math.max(p.indirectDeadline, now + h.awareness.scale(h.cfg.probeInterval - h.cfg.probeTimeout))
       for (const x of helpers) h.send(x.id, x.addrs, { type: 'ping-req', seq: p.seq, target: p.target, targetAddrs: target?.addrs ?? [] })
+      // Same seq: an ack that comes back this way ends the probe like the first one would.
+      if (h.cfg.fallbackPing && target !== undefined) h.send(p.target, target.addrs, { type: 'ping', seq: p.seq }, true)
     }
     if (p !== undefined && p.phase === 'indirect' && now >= p.indirectDeadline && !p.graced && now - p.indirectDeadline > lateTickSlack(h.cfg)) {
       // Woken late: our own event loop stalled and acks may sit unread behind this
@@ -363,7 +369,7 @@ export class Prober {
     return picked
   }
 
-  private reply (to: string, msg: MembershipMessage): void {
-    this.host.send(to, this.host.table.get(to)?.addrs ?? [], msg)
+  private reply (to: string, msg: MembershipMessage, reliable = false): void {
+    this.host.send(to, this.host.table.get(to)?.addrs ?? [], msg, reliable)
   }
 }

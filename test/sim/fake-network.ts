@@ -31,6 +31,7 @@ export class FakeNetwork {
   readonly meshDelay: number
   private side = new Map<string, number>()
   private readonly blocked = new Set<string>()
+  private readonly noDatagrams = new Set<string>()
 
   constructor (opts: NetworkOptions, private readonly random: Random) {
     this.latency = opts.latency ?? 2
@@ -59,6 +60,19 @@ export class FakeNetwork {
 
   unblockLink (a: string, b: string): void {
     this.blocked.delete(linkKey(a, b))
+  }
+
+  /** Drops every probe datagram (a probe not sent as reliable) addressed to `id`: a firewall that blocks its UDP port. */
+  blockDatagramsTo (id: string): void {
+    this.noDatagrams.add(id)
+  }
+
+  unblockDatagramsTo (id: string): void {
+    this.noDatagrams.delete(id)
+  }
+
+  datagramsBlocked (to: string): boolean {
+    return this.noDatagrams.has(to)
   }
 
   connected (a: string, b: string): boolean {

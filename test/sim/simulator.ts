@@ -5,7 +5,7 @@
 // inbound messages wait until resume, like SIGSTOP or a long GC) and restart
 // with their persisted incarnation.
 
-import { createMembership, type Membership, type MemberEvent, type MembershipConfig, type MembershipMessage } from '../../protocol/membership/index.js'
+import { createMembership, PROBE_TYPES, type Membership, type MemberEvent, type MembershipConfig, type MembershipMessage, type ProbeMessage } from '../../protocol/membership/index.js'
 import { channelOf, decodeMembershipMessage, encodeMembershipMessage } from '../../protocol/wire/index.js'
 import { VirtualClock } from './virtual-clock.js'
 import { FakeNetwork, type NetworkOptions } from './fake-network.js'
@@ -30,7 +30,7 @@ export class SimNode {
   timerToken = 0
   /** Bumped on restart so events of a previous life are ignored. */
   life = 0
-  readonly inbox: Array<{ from: string, msg: MembershipMessage }> = []
+  readonly inbox: Array<{ from: string, msg: MembershipMessage, reliable: boolean }> = []
   constructor (readonly id: string, public core: Membership) {}
 }
 
@@ -92,7 +92,7 @@ export class Simulation extends VirtualClock {
     const n = this.node(id)
     if (n.state !== 'paused') return
     n.state = 'running'
-    for (const m of n.inbox.splice(0)) n.core.receive(m.from, m.msg, this.now)
+    for (const m of n.inbox.splice(0)) n.core.receive(m.from, m.msg, this.now, { reliable: m.reliable })
     n.core.tick(this.now)
     this.flush(n)
   }
@@ -164,7 +164,7 @@ export class Simulation extends VirtualClock {
       if (node.persisted !== undefined && r.persist.incarnation < node.persisted) throw new Error(`${node.id} incarnation went backwards`)
       node.persisted = r.persist.incarnation
     }
-    for (const out of r.send) this.sendDirect(node.id, out.to, out.msg)
+    for (const out of r.send) this.sendDirect(node.id, out.to, out.msg, out.reliable === true)
     for (const msg of r.publish) this.publish(node, msg)
     if (this.onEvent !== undefined) for (const e of r.events) this.onEvent(node.id, e)
     this.arm(node)
@@ -196,17 +196,19 @@ export class Simulation extends VirtualClock {
     return decodeMembershipMessage(bytes, channel)
   }
 
-  private sendDirect (from: string, to: string, msg: MembershipMessage): void {
+  private sendDirect (from: string, to: string, msg: MembershipMessage, reliable: boolean): void {
     this.stats.direct++
     this.stats.pairs.add(from < to ? `${from} ${to}` : `${to} ${from}`)
     const decoded = this.roundTrip(msg, channelOf(msg))
-    const delay = this.net.directDelay(from, to)
+    // Probes not marked reliable are what the agent sends as UDP datagrams.
+    const datagram = !reliable && PROBE_TYPES.includes(msg.type as ProbeMessage['type'])
+    const delay = datagram && this.net.datagramsBlocked(to) ? undefined : this.net.directDelay(from, to)
     const target = this.nodes.get(to)
     if (delay === undefined || target === undefined) {
       this.stats.directLost++
       return
     }
-    this.queue.push(this.now + delay, () => this.deliver(target, from, decoded))
+    this.queue.push(this.now + delay, () => this.deliver(target, from, decoded, reliable))
   }
 
   private publish (node: SimNode, msg: MembershipMessage): void {
@@ -231,13 +233,13 @@ export class Simulation extends VirtualClock {
     }
   }
 
-  private deliver (target: SimNode, from: string, msg: MembershipMessage): void {
+  private deliver (target: SimNode, from: string, msg: MembershipMessage, reliable = false): void {
     if (target.state === 'crashed') return
     if (target.state === 'paused') {
-      target.inbox.push({ from, msg })
+      target.inbox.push({ from, msg, reliable })
       return
     }
-    target.core.receive(from, msg, this.now)
+    target.core.receive(from, msg, this.now, { reliable })
     this.flush(target)
   }
 }
