@@ -1,7 +1,7 @@
 import '../agent/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { dialDirections, planSampling, PeerSampler, RecentMembers, type SampleMember, type SamplerNode, type SamplingInput } from '../agent/net/peer-sampler.js'
+import { dialDirections, JoinWave, planSampling, PeerSampler, RecentMembers, type SampleMember, type SamplerNode, type SamplingInput } from '../agent/net/peer-sampler.js'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
@@ -218,6 +218,55 @@ test('the sampler leaves a just-learned member undialled, even one it probes, un
   // Let the (failing) dials run to completion before checking what reached the node.
   for (let i = 0; i < 50 && dialled.length < 2; i++) await new Promise(resolve => setImmediate(resolve))
   assert.equal(dialled, [old, fresh])
+  sampler.stop()
+})
+
+test('JoinWave: holds from a join after a quiet spell while joins come less than quietMs apart (at most maxMs), then ramps up one per rampMs', () => {
+  const wave = new JoinWave({ quietMs: 2000, maxMs: 10_000, hold: 2, rampMs: 1000 })
+  assert.is(wave.dialCap(0), Infinity, 'no join yet')
+  wave.note(1000)
+  assert.is(wave.dialCap(1000), 2)
+  assert.is(wave.dialCap(2999), 2)
+  assert.is(wave.dialCap(3000), 3, 'quiet for quietMs: the ramp begins')
+  assert.is(wave.dialCap(3999), 3)
+  assert.is(wave.dialCap(4000), 4)
+  assert.is(wave.dialCap(8000), 8)
+  // Joins every second: the hold lasts, but no longer than maxMs from its first join.
+  for (let t = 20_000; t <= 40_000; t += 1000) wave.note(t)
+  assert.is(wave.dialCap(29_999), 2)
+  assert.is(wave.dialCap(30_000), 3, 'maxMs after it began')
+  assert.is(wave.dialCap(32_500), 5)
+  // A quiet spell ends it; the next join begins a new one.
+  wave.note(50_000)
+  assert.is(wave.dialCap(50_500), 2)
+  for (const bad of [{ quietMs: -1 }, { maxMs: Number.NaN }, { hold: Infinity }, { rampMs: 0 }]) {
+    assert.throws(() => new JoinWave({ quietMs: 2000, maxMs: 10_000, hold: 2, rampMs: 1000, ...bad }), /join wave needs/)
+  }
+})
+
+test('dialCap: while it is below min the sampler dials only up to it and closes nothing; afterwards up to min', async () => {
+  const ids = await Promise.all(Array.from({ length: 9 }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))
+  const [self, ...others] = ids
+  const node: SamplerNode = {
+    peerId: peerIdFromString(self),
+    // One connection already (the seed this node joined through).
+    getConnections: () => [{ status: 'open', remotePeer: peerIdFromString(others[0]), direction: 'outbound', timeline: { open: 0 } } as unknown as ReturnType<SamplerNode['getConnections']>[number]],
+    dial: async () => { throw new Error('not a real node') },
+    hangUp: async () => {},
+    peerStore: { merge: async () => undefined }
+  }
+  let cap = 2
+  const roster = others.map(id => ({ id, addrs: ['/ip4/127.0.0.1/tcp/1'] }))
+  const sampler = new PeerSampler(node, { members: () => roster, min: 6, max: 10, maxConcurrentDials: 10, rotateEveryTicks: 0, failureBackoffTicks: 100, dialCap: () => cap })
+  const held = sampler.tick()
+  assert.is(held.dial.length, 1, 'up to two connections: the seed and one more')
+  assert.equal(held.close, [])
+  // Let the failing dial finish so it no longer counts as in flight.
+  for (let i = 0; i < 50 && sampler.stats.dialFailures < 1; i++) await new Promise(resolve => setImmediate(resolve))
+  cap = Infinity
+  const after = sampler.tick()
+  assert.is(after.dial.length, 5, 'the wave is over: up to min')
+  assert.ok(after.dial.every(m => m.id !== held.dial[0].id), 'not the one that just failed')
   sampler.stop()
 })
 

@@ -17,7 +17,7 @@ import type { MembershipPort } from '../map-service.js'
 import type { Logger } from '../log.js'
 import type { RingleaderNode } from '../net/create-node.js'
 import { parseJoinAddress, dialSeed, backoffDelay } from '../net/join-address.js'
-import { dialDirections, PeerSampler, RecentMembers } from '../net/peer-sampler.js'
+import { dialDirections, JoinWave, PeerSampler, RecentMembers } from '../net/peer-sampler.js'
 import { JoinAddressError } from '../net/errors.js'
 import { incarnationStore, type IncarnationStore } from './incarnation-store.js'
 import { applyDeviceOp, encodeMetaFitting, encodeMetaOrThrow, metaFromConfig, type DeviceOp } from './meta.js'
@@ -72,6 +72,12 @@ const LEAVE_MAX_WAIT_MS = 2000
 // push-pull request itself gets as long: under the 5 s of other push-pulls, a seed
 // that answered in 6 s still failed the join.
 const JOIN_REPLY_TIMEOUT_MS = 20_000
+/**
+ * A join wave (JoinWave): joins less than 2 s apart, for at most 20 s; meanwhile
+ * the sampler dials up to 2 connections only, then one more every ~2 s (jittered
+ * per node).
+ */
+const JOIN_WAVE = { quietMs: 2000, maxMs: 20_000, hold: 2, rampMs: 2000 }
 /** How long a member just learned is left undialled by the sampler (at most half of probeGraceAfterAlive; RecentMembers). */
 const SAMPLE_HOLD_OFF_MS = 400
 // `agent join` keeps dialling a seed for up to 35 s (then up to 20 s for its answer:
@@ -119,6 +125,8 @@ export class MembershipService implements Component, MembershipPort {
   private readonly stopController = new AbortController()
   private persistFailures = 0
   private samplerSoon = false
+  /** Joins as this node sees them: while a wave lasts the sampler keeps few connections. */
+  private readonly joinWave: JoinWave
   /** Members just learned, not dialled by the sampler yet. */
   private recent = new RecentMembers(0)
   /** Push-pull requests waiting for their reply to go back in the response, by asker and seq. */
@@ -141,6 +149,8 @@ export class MembershipService implements Component, MembershipPort {
   constructor (private readonly opts: MembershipServiceOptions = {}) {
     this.now = opts.now ?? Date.now
     this.random = opts.random ?? defaultRandom
+    // Jittered per node, so the ramps of a whole herd do not step in lockstep.
+    this.joinWave = new JoinWave({ ...JOIN_WAVE, rampMs: JOIN_WAVE.rampMs * (0.75 + this.random() / 2) })
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -209,6 +219,7 @@ export class MembershipService implements Component, MembershipPort {
       now: this.now,
       min: sampling.min ?? 6,
       max: sampling.max ?? 10,
+      dialCap: () => this.joinWave.dialCap(this.now()),
       // With probes on datagrams every sampled connection may be rotated (none is
       // kept for the ring): one swap every 30 s keeps the overlay mixing without a
       // handshake every few seconds.
@@ -585,6 +596,7 @@ export class MembershipService implements Component, MembershipPort {
     // can outlast probeTimeout).
     const joined = events.filter(e => e.kind === 'join')
     for (const e of joined) this.recent.add(e.member.id, this.now())
+    if (joined.length > 0) this.joinWave.note(this.now())
     if (joined.length > 0 && !this.samplerSoon) {
       this.samplerSoon = true
       const timer = setTimeout(() => { this.samplerSoon = false; this.sampler?.tick() }, this.recent.holdMs)

@@ -133,6 +133,44 @@ export class RecentMembers {
   get size (): number { return this.at.size }
 }
 
+/**
+ * A wave of joins, as a node sees it: it begins with a join after `quietMs` without
+ * one and lasts while joins keep coming, for at most `maxMs`. While it lasts the
+ * sampler dials up to `hold` connections only (PeerSamplerOptions.dialCap), then
+ * one more every `rampMs`. In a 50-agent herd every joiner otherwise dialled its
+ * five or more random members at once, and those connections, with the mesh
+ * traffic they carry, took half of the box's CPU from the seed that was still
+ * admitting the rest (docs/benchmarks.md § N = 50). The joiners need no mesh to
+ * converge: the seed's push-pull gives each the members so far, and its publishes
+ * reach every connected joiner directly. The ramp keeps all of them from dialling
+ * at once when the wave ends, which on two cores got live members suspected.
+ */
+export class JoinWave {
+  private startedAt: number | undefined
+  private lastAt = -Infinity
+
+  constructor (readonly opts: { quietMs: number, maxMs: number, hold: number, rampMs: number }) {
+    const { quietMs, maxMs, hold, rampMs } = opts
+    if (![quietMs, maxMs, hold].every(x => Number.isFinite(x) && x >= 0) || !(Number.isFinite(rampMs) && rampMs > 0)) {
+      throw new RangeError(`join wave needs non-negative quiet, max and hold and a positive ramp, got ${quietMs}, ${maxMs}, ${hold}, ${rampMs}`)
+    }
+  }
+
+  /** A member joined (or this node did) at `now`. */
+  note (now: number): void {
+    if (this.startedAt === undefined || now - this.lastAt >= this.opts.quietMs) this.startedAt = now
+    this.lastAt = now
+  }
+
+  /** The most connections to dial up to at `now`: unbounded before any join, `hold` during a wave, then one more every rampMs. */
+  dialCap (now: number): number {
+    if (this.startedAt === undefined) return Infinity
+    const { quietMs, maxMs, hold, rampMs } = this.opts
+    const end = Math.min(this.lastAt + quietMs, this.startedAt + maxMs)
+    return now < end ? hold : hold + 1 + Math.floor((now - end) / rampMs)
+  }
+}
+
 /** The libp2p surface the sampler needs; a RingleaderNode fits. */
 export interface SamplerNode {
   peerId: PeerId
@@ -152,6 +190,8 @@ export interface PeerSamplerOptions {
   ring?: () => { observes: readonly string[], neighbours: readonly string[], awaited?: readonly string[] }
   /** Connections to keep at least (default 6). */
   min?: number
+  /** The most connections to dial up to this tick, when lower than min (a join wave's hold, JoinWave); never closes any. */
+  dialCap?: () => number
   /** Connections above which our own are closed (default 10). */
   max?: number
   /** Dials in flight at once (default 3). */
@@ -226,7 +266,7 @@ export class PeerSampler {
       preferred: ring.observes,
       keep: [...ring.neighbours, ...young],
       avoid: new Set([...this.failedAt.keys(), ...(ring.awaited ?? [])]),
-      min: this.opts.min ?? 6,
+      min: Math.min(this.opts.min ?? 6, this.dialCap()),
       max: this.opts.max ?? 10,
       maxConcurrentDials: this.opts.maxConcurrentDials ?? 3,
       rotate: every > 0 && this.ticks % every === 0,
@@ -239,6 +279,10 @@ export class PeerSampler {
   }
 
   stop (): void { this.stopped = true }
+
+  private dialCap (): number {
+    try { return this.opts.dialCap?.() ?? Infinity } catch { return Infinity }
+  }
 
   private async dialMember (m: SampleMember): Promise<void> {
     this.dialing.add(m.id)
