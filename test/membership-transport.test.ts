@@ -11,7 +11,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { startLocalNode, startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
 import { openDatagramChannel, type DatagramChannel } from '../agent/net/datagram-channel.js'
 import type { RingleaderNode } from '../agent/net/create-node.js'
-import { startTransport, type MembershipTransport } from '../agent/membership/transport.js'
+import { DATAGRAM_BYPASS_MS, startTransport, type MembershipTransport } from '../agent/membership/transport.js'
 import { pushPullMessage } from '../protocol/membership/push-pull.js'
 import type { MembershipMessage } from '../protocol/membership/index.js'
 
@@ -69,7 +69,7 @@ test('a join push-pull waits joinSyncTimeoutMs for a slow seed; other push-pulls
   }
 })
 
-test('a fallback ping goes over libp2p although the member has a UDP address, and the answer goes back the way the ping came', async () => {
+test('a fallback ping goes over libp2p although the member has a UDP address, the answer goes back the way the ping came, and a member so answered is probed over libp2p for a while', async () => {
   const nodes: RingleaderNode[] = []
   const channels: DatagramChannel[] = []
   const transports: MembershipTransport[] = []
@@ -81,6 +81,7 @@ test('a fallback ping goes over libp2p although the member has a UDP address, an
   const holeAddr = `/ip4/127.0.0.1/udp/${hole.address().port}`
   try {
     const got: Array<Array<{ type: string, seq: number, datagram: boolean }>> = [[], []]
+    let clock = 0
     for (const i of [0, 1]) {
       const key = await generateKeyPair('Ed25519')
       const node = await startLocalNode('memory', key)
@@ -95,6 +96,7 @@ test('a fallback ping goes over libp2p although the member has a UDP address, an
       transports.push(await startTransport({
         node,
         datagrams: channel,
+        now: () => clock,
         deliver: (_from, msg, _channel, via) => { if ('seq' in msg) got[i].push({ type: msg.type, seq: msg.seq, datagram: via.datagram }) }
       }))
     }
@@ -110,27 +112,64 @@ test('a fallback ping goes over libp2p although the member has a UDP address, an
 
     // b's UDP port now drops what comes in: the ping is lost, its fallback arrives over libp2p.
     const toB = { to: idOf(1), addrs: [holeAddr, ...libp2pAddrs(1)] }
-    assert.ok(await a.send({ ...toB, msg: { type: 'ping', seq: 2 } }))
-    assert.ok(await a.send({ ...toB, msg: { type: 'ping', seq: 2 }, reliable: true }))
-    await until('the fallback ping', () => got[1].length === 2 && swallowed === 1)
-    assert.equal(got[1][1], { type: 'ping', seq: 2, datagram: false })
-    assert.is(a.stats.datagrams.fallbacks, 1)
-
-    // The answer to it goes over libp2p, not to a's advertised UDP port (also dropping).
     const toA = { to: idOf(0), addrs: [holeAddr, ...libp2pAddrs(0)] }
-    assert.ok(await b.send({ ...toA, msg: { type: 'ack', seq: 2 }, reliable: true }))
-    await until('the answer', () => got[0].length === 1)
-    assert.equal(got[0], [{ type: 'ack', seq: 2, datagram: false }])
-    // An answer not marked so goes as a datagram, into the drop.
-    assert.ok(await b.send({ ...toA, msg: { type: 'ack', seq: 3 } }))
-    await until('the dropped answer', () => swallowed === 2)
-    assert.is(got[0].length, 1)
-
-    // To a member without a UDP address the first ping went over libp2p: no duplicate.
-    const probesBefore = a.stats.sent.probe
-    assert.ok(await a.send({ to: idOf(1), addrs: libp2pAddrs(1), msg: { type: 'ping', seq: 4 }, reliable: true }))
-    assert.is(a.stats.sent.probe, probesBefore)
+    /** One probe of b whose datagram is lost and whose fallback b answers, as the core would (reliable). */
+    const lostThenFallback = async (seq: number): Promise<void> => {
+      const [inB, inA, dropped] = [got[1].length, got[0].length, swallowed]
+      assert.ok(await a.send({ ...toB, msg: { type: 'ping', seq } }))
+      assert.ok(await a.send({ ...toB, msg: { type: 'ping', seq }, reliable: true }))
+      await until(`fallback ping ${seq}`, () => got[1].length === inB + 1 && swallowed === dropped + 1)
+      assert.equal(got[1][inB], { type: 'ping', seq, datagram: false })
+      // The answer goes over libp2p, not to a's advertised UDP port (also dropping).
+      assert.ok(await b.send({ ...toA, msg: { type: 'ack', seq }, reliable: true }))
+      await until(`answer ${seq}`, () => got[0].length === inA + 1)
+      assert.equal(got[0][inA], { type: 'ack', seq, datagram: false })
+    }
+    await lostThenFallback(2)
     assert.is(a.stats.datagrams.fallbacks, 1)
+    // An answer not marked so goes as a datagram, into the drop.
+    const [inA, dropped] = [got[0].length, swallowed]
+    assert.ok(await b.send({ ...toA, msg: { type: 'ack', seq: 3 } }))
+    await until('the dropped answer', () => swallowed === dropped + 1)
+    assert.is(got[0].length, inA)
+
+    // One answered fallback may be a late datagram ack; a datagram answer in between resets the count.
+    await lostThenFallback(10)
+    assert.not.ok(a.datagramsBypassed(idOf(1)))
+    assert.ok(await b.send({ to: idOf(0), addrs: [udpOf(0), ...libp2pAddrs(0)], msg: { type: 'ack', seq: 11 } }))
+    await until('a datagram answer', () => got[0].at(-1)?.seq === 11)
+    assert.is(got[0].at(-1)?.datagram, true)
+    await lostThenFallback(12)
+    await lostThenFallback(13)
+    assert.not.ok(a.datagramsBypassed(idOf(1)), 'two in a row since the datagram answer')
+    await lostThenFallback(14)
+
+    // The fallback was answered: b's datagram path is broken, so a probes b over libp2p.
+    assert.ok(a.datagramsBypassed(idOf(1)))
+    assert.not.ok(b.datagramsBypassed(idOf(0)), 'b sent no fallback')
+    assert.is(a.stats.datagrams.bypasses, 1)
+    const toBReal = { to: idOf(1), addrs: [udpOf(1), ...libp2pAddrs(1)] }
+    const datagramsBefore = a.stats.datagrams.sent
+    assert.ok(await a.send({ ...toBReal, msg: { type: 'ping', seq: 4 } }))
+    await until('the bypassing ping', () => got[1].at(-1)?.seq === 4)
+    assert.equal(got[1].at(-1), { type: 'ping', seq: 4, datagram: false })
+    assert.is(a.stats.datagrams.sent, datagramsBefore)
+    // Its fallback would repeat it on the same path: not sent.
+    const probesBefore = a.stats.sent.probe
+    assert.ok(await a.send({ ...toBReal, msg: { type: 'ping', seq: 4 }, reliable: true }))
+    assert.is(a.stats.sent.probe, probesBefore)
+    assert.is(a.stats.datagrams.fallbacks, 5)
+    // Later, datagrams are tried again.
+    clock += DATAGRAM_BYPASS_MS
+    assert.not.ok(a.datagramsBypassed(idOf(1)))
+    assert.ok(await a.send({ ...toBReal, msg: { type: 'ping', seq: 5 } }))
+    await until('the datagram again', () => got[1].at(-1)?.seq === 5)
+    assert.equal(got[1].at(-1), { type: 'ping', seq: 5, datagram: true })
+    // To a member without a UDP address the first ping went over libp2p: no duplicate.
+    const probesThen = a.stats.sent.probe
+    assert.ok(await a.send({ to: idOf(1), addrs: libp2pAddrs(1), msg: { type: 'ping', seq: 6 }, reliable: true }))
+    assert.is(a.stats.sent.probe, probesThen)
+    assert.is(a.stats.datagrams.fallbacks, 5)
   } finally {
     await Promise.allSettled(transports.map(async t => { await t.stop() }))
     await Promise.allSettled(channels.map(async c => { await c.stop() }))

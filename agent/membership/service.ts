@@ -199,6 +199,7 @@ export class MembershipService implements Component, MembershipPort {
       },
       answer: async (from, msg) => await this.answerInBand(from, msg),
       joinSyncTimeoutMs: JOIN_REPLY_TIMEOUT_MS,
+      now: this.now,
       ...(this.datagrams !== undefined ? { datagrams: this.datagrams } : {})
     })
     this.pump()
@@ -389,7 +390,7 @@ export class MembershipService implements Component, MembershipPort {
       inBand: t?.inBand,
       datagrams: this.datagrams === undefined
         ? undefined
-        : { endpoints: this.datagrams.endpoints, sent: t?.datagrams.sent, received: t?.datagrams.received, fallbacks: t?.datagrams.fallbacks, sendFailures: this.datagrams.stats.failed, rejected: this.datagrams.stats.rejected, silent: this.datagramWatch.silent },
+        : { endpoints: this.datagrams.endpoints, sent: t?.datagrams.sent, received: t?.datagrams.received, fallbacks: t?.datagrams.fallbacks, bypasses: t?.datagrams.bypasses, sendFailures: this.datagrams.stats.failed, rejected: this.datagrams.stats.rejected, silent: this.datagramWatch.silent },
       received: t?.received,
       sendFailures: t?.sendFailures,
       bytesIn: t?.bytesIn,
@@ -445,10 +446,11 @@ export class MembershipService implements Component, MembershipPort {
     this.datagramWatch = { counts: now, silent }
   }
 
-  /** Whether probes to `id` go as datagrams (both sides have them), so they need no connection. */
+  /** Whether probes to `id` go as datagrams (both sides have them, and they work), so they need no connection. */
   private probedByDatagram (id: string): boolean {
     const addrs = this.core?.get(id)?.addrs
-    return this.datagrams !== undefined && addrs !== undefined && datagramTarget(this.datagrams, 'request', id, addrs) !== undefined
+    return this.datagrams !== undefined && addrs !== undefined && datagramTarget(this.datagrams, 'request', id, addrs) !== undefined &&
+      this.transport?.datagramsBypassed(id) !== true
   }
 
   /**
