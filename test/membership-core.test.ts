@@ -699,6 +699,34 @@ test('anti-entropy: with the shell saying whom it is connected to, later follow-
   assert.ok(ringOnly.slice(1).every(id => neighbours.includes(id)), `without the hint: ring neighbours (${ringOnly.join(',')})`)
 })
 
+test('syncSoon: the periodic push-pull comes at the next tick instead of at its time, then keeps its period; ignored after leave', () => {
+  const a = core('a')
+  for (const id of ['b', 'c']) a.receive(id, alive(id), 0)
+  a.ready()
+  const pushPulls = (rs: Ready[]): Outgoing[] => sends(rs).filter(s => s.msg.type === 'push-pull')
+  assert.equal(pushPulls(runTo(a, 0, 50)), [], 'the periodic one is seconds away')
+  a.syncSoon(60)
+  assert.ok(a.nextDeadline() <= 60)
+  a.tick(60)
+  const now = pushPulls([a.ready()])
+  assert.is(now.length, 1)
+  assert.ok(['b', 'c'].includes(now[0].to))
+  // b and c answer every ping, so they stay alive partners; still no second push-pull.
+  let t = 60
+  for (let i = 0; i < 100 && t < 1000; i++) {
+    t = a.nextDeadline()
+    a.tick(t)
+    const r = a.ready()
+    for (const o of r.send) if (o.msg.type === 'ping') a.receive(o.to, { type: 'ack', seq: o.msg.seq }, t)
+    assert.equal(pushPulls([r]), [], 'one, not a stream of them')
+  }
+  a.leave(1000)
+  a.ready()
+  a.syncSoon(1000)
+  a.tick(1000)
+  assert.equal(pushPulls([a.ready()]), [])
+})
+
 test('determinism: same seed, same inputs, same outputs', () => {
   const trace = (): string => {
     const a = core('a', { seed: 5 })

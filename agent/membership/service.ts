@@ -125,6 +125,8 @@ export class MembershipService implements Component, MembershipPort {
   private readonly stopController = new AbortController()
   private persistFailures = 0
   private samplerSoon = false
+  /** This node joined while a join wave lasted: one more push-pull when it ends (syncAfterWave). */
+  private syncWhenWaveEnds = false
   /** Joins as this node sees them: while a wave lasts the sampler keeps few connections. */
   private readonly joinWave: JoinWave
   /** Members just learned, not dialled by the sampler yet. */
@@ -227,7 +229,7 @@ export class MembershipService implements Component, MembershipPort {
       rotateEveryTicks: Math.max(1, Math.round(SAMPLE_ROTATE_MS / (sampling.tickMs ?? 500))),
       random: this.random
     })
-    this.samplerTimer = setInterval(() => { this.sampler?.tick() }, sampling.tickMs ?? 500)
+    this.samplerTimer = setInterval(() => { this.sampler?.tick(); this.syncAfterWave() }, sampling.tickMs ?? 500)
     this.samplerTimer.unref()
     if (this.datagrams !== undefined) {
       this.datagramWatchTimer = setInterval(() => { this.watchDatagrams() }, DATAGRAM_WATCH_MS)
@@ -656,7 +658,24 @@ export class MembershipService implements Component, MembershipPort {
     core.join(seedId, this.now(), [seedAddr])
     this.pump()
     await replied
+    this.syncWhenWaveEnds = true
     return seedId
+  }
+
+  /**
+   * A node that joined in a wave does one more push-pull (with a connected member)
+   * once the wave is over. While the wave lasts every node keeps two connections,
+   * and an update not published by the seed (a refutation) can take many seconds to
+   * reach everyone through so sparse a mesh; the follow-ups after a join are over
+   * by then. Only joiners do it, so one join into a quiet cluster of many costs one
+   * push-pull, not one per member.
+   */
+  private syncAfterWave (): void {
+    const core = this.core
+    if (!this.syncWhenWaveEnds || core === undefined || this.joinWave.dialCap(this.now()) <= JOIN_WAVE.hold) return
+    this.syncWhenWaveEnds = false
+    core.syncSoon(this.now())
+    this.pump()
   }
 
   /** `--join`: round-robin over the seeds with backoff until one push-pull completes or the agent stops. */

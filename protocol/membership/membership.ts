@@ -183,6 +183,17 @@ export class Membership {
     this.outbox.enqueueSend(seed, this.joinSeed.addrs, pushPullMessage(++this.seq, true, false, this.snapshot()))
   }
 
+  /**
+   * Brings the periodic anti-entropy push-pull forward to the next tick (then it
+   * keeps its period): the shell's hint that this node joined during a burst of
+   * joins that has just ended, when what gossip missed is most likely (see the
+   * agent's JoinWave). No-op after leave.
+   */
+  syncSoon (now: number): void {
+    if (this.left) return
+    this.nextPushPullAt = Math.min(this.nextPushPullAt, now)
+  }
+
   /** Publishes new addrs and/or meta under a higher incarnation. */
   updateSelf (change: { addrs?: readonly string[], meta?: Uint8Array }, now: number): void {
     this.assertActive()
