@@ -140,10 +140,12 @@ export class RecentMembers {
  * one more every `rampMs`. In a 50-agent herd every joiner otherwise dialled its
  * five or more random members at once, and those connections, with the mesh
  * traffic they carry, took half of the box's CPU from the seed that was still
- * admitting the rest (docs/benchmarks.md § N = 50). The joiners need no mesh to
- * converge: the seed's push-pull gives each the members so far, and its publishes
- * reach every connected joiner directly. The ramp keeps all of them from dialling
- * at once when the wave ends, which on two cores got live members suspected.
+ * admitting the rest (docs/benchmarks.md § N = 50). The joiners need little mesh
+ * to converge: the seed's push-pull gives each the members so far, its publishes
+ * reach every connected joiner directly, and a push-pull when the wave ends
+ * (MembershipService.syncAfterWave) catches what the sparse mesh was slow to carry.
+ * The ramp keeps all of them from dialling at once when the wave ends, which on two
+ * cores got live members suspected.
  */
 export class JoinWave {
   private startedAt: number | undefined
