@@ -96,3 +96,68 @@ export interface DatagramCounts { sent: number, received: number }
 export function datagramsSilent (before: DatagramCounts, now: DatagramCounts, minSent = 20): boolean {
   return now.sent - before.sent >= minSent && now.received === before.received
 }
+
+/** How long a member whose datagrams fail is probed over libp2p only (then datagrams are tried again). */
+export const DATAGRAM_BYPASS_MS = 10 * 60_000
+/**
+ * Fallback pings answered over libp2p in a row, with no datagram answer from that
+ * member between them, before its datagrams are bypassed. One is not enough: on a
+ * loaded box a datagram's ack can merely be late, and then it still arrives.
+ */
+const FALLBACK_WINS_TO_BYPASS = 3
+/** Fallback pings awaiting their answer: how long one is remembered, and how many at most. */
+const FALLBACK_MEMORY_MS = 10_000
+const MAX_FALLBACKS_REMEMBERED = 1024
+
+/**
+ * Which members' datagrams to bypass. FALLBACK_WINS_TO_BYPASS fallback pings in a
+ * row answered over libp2p, with no datagram answer between them, mean the datagram
+ * path to that member is broken one way or both (a firewall); it is then probed over
+ * libp2p only for DATAGRAM_BYPASS_MS. Bounded: fallbacks are remembered for
+ * FALLBACK_MEMORY_MS, at most MAX_FALLBACKS_REMEMBERED.
+ */
+export class DatagramBypass {
+  /** Fallback pings sent, by `to seq`, and when. */
+  private readonly fallbacks = new Map<string, number>()
+  /** Fallbacks answered in a row per member (reset by a datagram answer from it). */
+  private readonly wins = new Map<string, number>()
+  private readonly until = new Map<string, number>()
+
+  constructor (private readonly now: () => number) {}
+
+  active (id: string): boolean {
+    const until = this.until.get(id)
+    if (until === undefined) return false
+    if (this.now() < until) return true
+    this.until.delete(id)
+    return false
+  }
+
+  fallbackSent (to: string, seq: number): void {
+    const at = this.now()
+    for (const [key, sentAt] of this.fallbacks) {
+      if (at - sentAt < FALLBACK_MEMORY_MS && this.fallbacks.size < MAX_FALLBACKS_REMEMBERED) break
+      this.fallbacks.delete(key) // oldest first (insertion order)
+    }
+    this.fallbacks.set(`${to} ${seq}`, at)
+  }
+
+  /** An ack came over libp2p; true when it answered one of our fallbacks and `from` is now bypassed. */
+  fallbackAnswered (from: string, seq: number): boolean {
+    if (!this.fallbacks.delete(`${from} ${seq}`)) return false
+    const wins = (this.wins.get(from) ?? 0) + 1
+    if (wins < FALLBACK_WINS_TO_BYPASS) {
+      if (this.wins.size >= MAX_FALLBACKS_REMEMBERED) this.wins.clear() // bound it; a count only delays a bypass
+      this.wins.set(from, wins)
+      return false
+    }
+    this.wins.delete(from)
+    this.until.set(from, this.now() + DATAGRAM_BYPASS_MS)
+    return true
+  }
+
+  /** A datagram answer from `from` verified: the round trip by datagram works. */
+  datagramAnswered (from: string): void {
+    this.wins.delete(from)
+  }
+}

@@ -24,7 +24,7 @@ import { DatagramError, HandlerError } from '../net/errors.js'
 import { serveRequestResponse, sendRequest, type RequestResponseServer } from '../net/request-response.js'
 import { openMessageChannel } from '../net/message-channel.js'
 import type { DatagramChannel } from '../net/datagram-channel.js'
-import { datagramRole, datagramTarget, dialableAddrs } from './probe-datagrams.js'
+import { DatagramBypass, datagramRole, datagramTarget, dialableAddrs } from './probe-datagrams.js'
 import type { RingleaderNode } from '../net/create-node.js'
 
 export const MEMBERS_TOPIC = 'ringleader/members/1'
@@ -36,18 +36,6 @@ const OVER_LIBP2P = Object.freeze({ datagram: false })
 const AS_DATAGRAM = Object.freeze({ datagram: true })
 /** Bound on the direct copies of one update (see sendToUnsubscribed). */
 const MAX_DIRECT_UPDATES = 16
-/** How long a member whose datagrams fail is probed over libp2p only (then datagrams are tried again). */
-export const DATAGRAM_BYPASS_MS = 10 * 60_000
-/**
- * Fallback pings answered over libp2p in a row, with no datagram answer from that
- * member between them, before its datagrams are bypassed. One is not enough: on a
- * loaded box a datagram's ack can merely be late, and then it still arrives.
- */
-const FALLBACK_WINS_TO_BYPASS = 3
-/** Fallback pings awaiting their answer: how long one is remembered, and how many at most. */
-const FALLBACK_MEMORY_MS = 10_000
-const MAX_FALLBACKS_REMEMBERED = 1024
-
 export interface TransportOptions {
   node: RingleaderNode
   /**
@@ -110,10 +98,8 @@ export interface MembershipTransport {
   /** Rejections of the topic (gossipsub-level ones included). */
   gossipRejected: () => number
   /**
-   * Whether datagrams to `id` are bypassed: FALLBACK_WINS_TO_BYPASS pings in a row
-   * went unanswered as datagrams while their fallbacks over libp2p were answered, so
-   * the datagram path is broken one way or both (a firewall). Everything to `id` then goes over libp2p, sparing each probe
-   * the wait for the lost datagram, for DATAGRAM_BYPASS_MS; then datagrams are tried again.
+   * Whether datagrams to `id` are bypassed for now (DatagramBypass): everything to it
+   * goes over libp2p, sparing each probe the wait for a lost datagram.
    */
   datagramsBypassed: (id: string) => boolean
   /** Hands over the payload of a verified datagram (wire it to the channel's onMessage). */
@@ -192,38 +178,9 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     opts.deliver(from.toString(), msg, channel, OVER_LIBP2P)
   }
 
-  const now = opts.now ?? (() => performance.now())
-  /** Fallback pings sent, by `to seq`, and when; an answer over libp2p marks `to` bypassed. */
-  const fallbacks = new Map<string, number>()
-  const bypassedUntil = new Map<string, number>()
-  /** Fallbacks answered in a row per member (reset by a datagram answer from it). */
-  const fallbackWins = new Map<string, number>()
-  const bypassed = (id: string): boolean => {
-    const until = bypassedUntil.get(id)
-    if (until === undefined) return false
-    if (now() < until) return true
-    bypassedUntil.delete(id)
-    return false
-  }
-  const rememberFallback = (to: string, seq: number): void => {
-    const at = now()
-    for (const [key, sentAt] of fallbacks) {
-      if (at - sentAt < FALLBACK_MEMORY_MS && fallbacks.size < MAX_FALLBACKS_REMEMBERED) break
-      fallbacks.delete(key) // oldest first (insertion order)
-    }
-    fallbacks.set(`${to} ${seq}`, at)
-  }
+  const bypass = new DatagramBypass(opts.now ?? (() => performance.now()))
   const noteProbeOverLibp2p = (from: string, msg: MembershipMessage): void => {
-    if (msg.type !== 'ack' || !fallbacks.delete(`${from} ${msg.seq}`)) return
-    const wins = (fallbackWins.get(from) ?? 0) + 1
-    if (wins < FALLBACK_WINS_TO_BYPASS) {
-      if (fallbackWins.size >= MAX_FALLBACKS_REMEMBERED) fallbackWins.clear() // bound it; a count only delays a bypass
-      fallbackWins.set(from, wins)
-      return
-    }
-    fallbackWins.delete(from)
-    bypassedUntil.set(from, now() + DATAGRAM_BYPASS_MS)
-    stats.datagrams.bypasses++
+    if (msg.type === 'ack' && bypass.fallbackAnswered(from, msg.seq)) stats.datagrams.bypasses++
   }
 
   const probeTimeoutMs = opts.probeTimeoutMs ?? 1000
@@ -272,7 +229,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
   /** Sends a probe message as a datagram when it may go as one; false means: use libp2p. */
   const sendDatagram = (out: Outgoing, bytes: Uint8Array): boolean => {
     const role = datagramRole(out.msg)
-    if (opts.datagrams === undefined || role === undefined || out.reliable === true || bypassed(out.to)) return false
+    if (opts.datagrams === undefined || role === undefined || out.reliable === true || bypass.active(out.to)) return false
     const at = datagramTarget(opts.datagrams, role, out.to, out.addrs)
     if (at === undefined) return false
     try {
@@ -329,9 +286,9 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       if (out.reliable === true && datagramRole(out.msg) === 'request') {
         // A fallback ping: it repeats, over libp2p, a ping that went as a datagram.
         // If that one went over libp2p already, this would only be a duplicate.
-        if (opts.datagrams === undefined || bypassed(out.to) || datagramTarget(opts.datagrams, 'request', out.to, out.addrs) === undefined) return true
+        if (opts.datagrams === undefined || bypass.active(out.to) || datagramTarget(opts.datagrams, 'request', out.to, out.addrs) === undefined) return true
         stats.datagrams.fallbacks++
-        if (out.msg.type === 'ping') rememberFallback(out.to, out.msg.seq)
+        if (out.msg.type === 'ping') bypass.fallbackSent(out.to, out.msg.seq)
       }
       const channel = channelOf(out.msg)
       const bytes = encodeMembershipMessage(out.msg)
@@ -364,7 +321,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       }
     },
     gossipRejected: () => topic.stats.rejected,
-    datagramsBypassed: (id) => bypassed(id),
+    datagramsBypassed: (id) => bypass.active(id),
     receiveDatagram: (from, payload, info) => {
       if (stopped) return
       stats.bytesIn += payload.byteLength
@@ -379,7 +336,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       // Updates and push-pulls come over libp2p only; an answer must echo our nonce.
       if (role === undefined) { reject('probe', 'not-a-probe'); return }
       if (role === 'answer' && !info.answersUs) { reject('probe', 'stale-answer'); return }
-      if (role === 'answer') fallbackWins.delete(from) // the round trip by datagram works
+      if (role === 'answer') bypass.datagramAnswered(from)
       stats.received.probe++
       stats.datagrams.received++
       opts.deliver(from, msg, 'probe', AS_DATAGRAM)
