@@ -1,7 +1,8 @@
 // The membership transport (agent/membership/transport.ts): push-pull deadlines (a
 // seed answering many joins at once answers late, and a join's push-pull must wait
 // for it where an ordinary anti-entropy push-pull gives up), and the fallback ping
-// over libp2p when probe datagrams are lost.
+// over libp2p when probe datagrams are lost, and the direct copy of an update to a
+// peer gossipsub's publish did not reach.
 import '../agent/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -11,10 +12,10 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { startLocalNode, startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
 import { openDatagramChannel, type DatagramChannel } from '../agent/net/datagram-channel.js'
 import type { RingleaderNode } from '../agent/net/create-node.js'
-import { startTransport, type MembershipTransport } from '../agent/membership/transport.js'
+import { MEMBERS_TOPIC, startTransport, type MembershipTransport } from '../agent/membership/transport.js'
 import { DATAGRAM_BYPASS_MS } from '../agent/membership/probe-datagrams.js'
 import { pushPullMessage } from '../protocol/membership/push-pull.js'
-import type { MembershipMessage } from '../protocol/membership/index.js'
+import type { GossipMessage, MembershipMessage } from '../protocol/membership/index.js'
 
 async function until (what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -176,6 +177,47 @@ test('a fallback ping goes over libp2p although the member has a UDP address, th
     await Promise.allSettled(channels.map(async c => { await c.stop() }))
     await stopNodes(nodes)
     hole.close()
+  }
+})
+
+
+test('an update reaches a connected, subscribed peer that gossipsub has no outbound stream to yet: it goes directly on the probe channel', async () => {
+  const nodes = await startLocalNodes(2, 'memory')
+  const transports: MembershipTransport[] = []
+  try {
+    const [publisher, receiver] = nodes
+    const got: Array<{ type: string, channel: string }> = []
+    transports.push(await startTransport({ node: publisher, deliver: () => {} }))
+    transports.push(await startTransport({ node: receiver, deliver: (_from, msg, channel) => { got.push({ type: msg.type, channel }) } }))
+    await publisher.dial(receiver.getMultiaddrs())
+    const pubsub = publisher.services.pubsub
+    // The class behind the GossipSub interface keeps its outbound streams here.
+    const outbound = (pubsub as unknown as { streamsOutbound: Map<string, unknown> }).streamsOutbound
+    const receiverId = receiver.peerId.toString()
+    await until('the receiver subscribed, with an outbound stream to it', () =>
+      pubsub.getSubscribers(MEMBERS_TOPIC).some(p => p.toString() === receiverId) && outbound.has(receiverId))
+
+    // Over the mesh first: gossipsub reaches it, and nothing else is sent.
+    const suspect = (incarnation: number): GossipMessage => ({ type: 'suspect', id: 'someone', incarnation, from: publisher.peerId.toString() })
+    assert.is(await transports[0].publish(suspect(1)), 1)
+    await until('the gossip copy', () => got.length === 1)
+    assert.equal(got, [{ type: 'suspect', channel: 'gossip' }])
+    assert.is(transports[0].stats.sent.probe, 0, 'no direct copy to a peer the publish reached')
+
+    // A seed starved of CPU opens its outbound stream seconds after it hears the
+    // subscription; gossipsub then skips the peer without a word. Same state here:
+    const stream = outbound.get(receiverId)
+    outbound.delete(receiverId)
+    try {
+      assert.is(await transports[0].publish(suspect(2)), 1, 'the direct copy is the one recipient')
+      await until('the direct copy', () => got.length === 2)
+      assert.equal(got[1], { type: 'suspect', channel: 'probe' })
+    } finally {
+      if (stream !== undefined) outbound.set(receiverId, stream)
+    }
+  } finally {
+    await Promise.allSettled(transports.map(async t => { await t.stop() }))
+    await stopNodes(nodes)
   }
 })
 

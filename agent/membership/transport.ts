@@ -34,7 +34,7 @@ export const SYNC_PROTOCOL = '/ringleader/sync/1.0.0'
 const EMPTY = new Uint8Array(0)
 const OVER_LIBP2P = Object.freeze({ datagram: false })
 const AS_DATAGRAM = Object.freeze({ datagram: true })
-/** Bound on the direct copies of one update (see sendToUnsubscribed). */
+/** Bound on the direct copies of one update (see sendToUnreached). */
 const MAX_DIRECT_UPDATES = 16
 export interface TransportOptions {
   node: RingleaderNode
@@ -243,15 +243,17 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
   }
 
   /**
-   * Gossipsub only sends to peers whose subscription it has heard, which on a brand
-   * new connection comes after identify and the gossipsub stream: a member that
-   * joined moments ago misses what this node publishes now (another joiner's alive,
-   * while many join through this seed) until a push-pull catches it up. Connected
-   * peers not yet subscribed get the update directly on the probe channel instead
-   * (a no-op once the mesh is up). Returns how many were sent.
+   * Gossipsub writes only to peers whose subscription it has heard and to which its
+   * own outbound stream is open; on a brand new connection both come after identify,
+   * and on a seed starved of CPU during a herd the stream can lag the subscription by
+   * seconds. A member that joined moments ago then misses what this node publishes
+   * now (another joiner's alive), and with a join wave's sparse mesh nothing relays
+   * it until a push-pull. So every open connection the publish did not reach gets the
+   * update directly on the probe channel (a no-op once the mesh is up). Returns how
+   * many were sent.
    */
-  const sendToUnsubscribed = (bytes: Uint8Array): number => {
-    const skip = new Set(topic.subscribers().map(p => p.toString()))
+  const sendToUnreached = (bytes: Uint8Array, reached: readonly string[]): number => {
+    const skip = new Set(reached)
     let sent = 0
     for (const c of node.getConnections()) {
       const id = c.remotePeer.toString()
@@ -272,14 +274,14 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       if (stopped) return -1
       const bytes = encodeMembershipMessage(msg)
       countSent('gossip', msg.type, bytes)
-      let reached: number
+      let reached: string[]
       try {
         reached = await topic.publish(bytes)
       } catch {
         stats.sendFailures.gossip++
         return -1
       }
-      return reached + sendToUnsubscribed(bytes)
+      return reached.length + sendToUnreached(bytes, reached)
     },
     send: async (out) => {
       if (stopped) return false

@@ -36,8 +36,12 @@ export interface GossipTopicStats {
 export interface GossipTopic {
   readonly topic: string
   readonly stats: Readonly<GossipTopicStats>
-  /** Publishes to the topic; returns how many peers it was sent to directly. */
-  publish: (bytes: Uint8Array) => Promise<number>
+  /**
+   * Publishes to the topic; resolves to the peers (as strings) it was written to.
+   * A subscribed peer gossipsub has no outbound stream to yet is not among them:
+   * gossipsub drops the message for it silently.
+   */
+  publish: (bytes: Uint8Array) => Promise<string[]>
   /** Adds a listener for accepted messages; returns a function that removes it. */
   onMessage: (listener: GossipListener) => () => void
   /** Peers currently known to be subscribed (not only the mesh). */
@@ -106,7 +110,7 @@ export function openGossipTopic (pubsub: GossipSub, topic: string, opts: GossipT
       if (bytes.byteLength > maxBytes) throw new RangeError(`gossip message of ${bytes.byteLength} bytes exceeds ${maxBytes}`)
       const result = await pubsub.publish(topic, bytes)
       stats.published++
-      return result.recipients.length
+      return result.recipients.map(p => p.toString())
     },
     onMessage: (listener) => {
       listeners.add(listener)
