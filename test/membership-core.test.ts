@@ -727,6 +727,41 @@ test('syncSoon: the periodic push-pull comes at the next tick instead of at its 
   assert.equal(pushPulls([a.ready()]), [])
 })
 
+test('syncSoon after a join: the push-pull goes to a connected member other than the seed, else to another member; to the seed only when it is the only other member', () => {
+  const entry = (id: string): MemberEntry => ({ id, incarnation: 0, status: 'alive', addrs: [`/memory/${id}`], meta: new Uint8Array() })
+  /** Where the syncSoon push-pull of a joiner connected to `linked` goes, once the join's follow-ups are over. */
+  const soonPartner = (seed: number, linked: string[], members = ['s', 'b', 'c', 'd']): string[] => {
+    const a = createMembership({
+      self: { id: 'a', addrs: ['/memory/a'], meta: new Uint8Array([1]) },
+      config: { probeGraceAfterAlive: 0 },
+      random: createPrng(seed),
+      now: 0,
+      linked: id => linked.includes(id)
+    })
+    a.ready()
+    a.join('s', 0, ['/memory/s'])
+    const join = a.ready().send.find(o => o.to === 's')
+    assert.ok(join?.msg.type === 'push-pull')
+    a.receive('s', { type: 'push-pull', seq: join.msg.seq, join: false, reply: true, entries: members.map(entry) }, 10)
+    let now = 10
+    for (let i = 0; i < 1000 && now < 4000; i++) {
+      now = a.nextDeadline()
+      a.tick(now)
+      for (const o of a.ready().send) if (o.msg.type === 'ping') a.receive(o.to, { type: 'ack', seq: o.msg.seq }, now)
+    }
+    a.syncSoon(now)
+    a.tick(now)
+    return a.ready().send.filter(o => o.msg.type === 'push-pull').map(o => o.to)
+  }
+  for (let seed = 1; seed <= 20; seed++) {
+    assert.equal(soonPartner(seed, ['s', 'b']), ['b'], `prng seed ${seed}: the other connected member, not the seed`)
+    const onlySeedLinked = soonPartner(seed, ['s'])
+    assert.is(onlySeedLinked.length, 1)
+    assert.ok(['b', 'c', 'd'].includes(onlySeedLinked[0]), `prng seed ${seed}: connected to the seed alone, another member still (${onlySeedLinked[0]})`)
+    assert.equal(soonPartner(seed, ['s'], ['s']), ['s'], `prng seed ${seed}: the seed when it is the only other member`)
+  }
+})
+
 test('determinism: same seed, same inputs, same outputs', () => {
   const trace = (): string => {
     const a = core('a', { seed: 5 })

@@ -239,9 +239,19 @@ test('JoinWave: holds from a join after a quiet spell while joins come less than
   // A quiet spell ends it; the next join begins a new one.
   wave.note(50_000)
   assert.is(wave.dialCap(50_500), 2)
-  for (const bad of [{ quietMs: -1 }, { maxMs: Number.NaN }, { hold: Infinity }, { rampMs: 0 }]) {
+  for (const bad of [{ quietMs: -1 }, { maxMs: Number.NaN }, { hold: Infinity }, { rampMs: 0 }, { firstStepMs: -5 }, { firstStepMs: Infinity }]) {
     assert.throws(() => new JoinWave({ quietMs: 2000, maxMs: 10_000, hold: 2, rampMs: 1000, ...bad }), /join wave needs/)
   }
+})
+
+test('JoinWave: firstStepMs puts the first extra connection (and so the wave-end push-pull) that long after the wave, then one per rampMs', () => {
+  const wave = new JoinWave({ quietMs: 2000, maxMs: 10_000, hold: 2, rampMs: 1000, firstStepMs: 700 })
+  wave.note(1000)
+  assert.is(wave.dialCap(3000), 2, 'the wave is over, but this node\'s first step is 700 ms later')
+  assert.is(wave.dialCap(3699), 2)
+  assert.is(wave.dialCap(3700), 3)
+  assert.is(wave.dialCap(4699), 3)
+  assert.is(wave.dialCap(4700), 4)
 })
 
 test('dialCap: while it is below min the sampler dials only up to it and closes nothing; afterwards up to min', async () => {

@@ -151,8 +151,10 @@ export class MembershipService implements Component, MembershipPort {
   constructor (private readonly opts: MembershipServiceOptions = {}) {
     this.now = opts.now ?? Date.now
     this.random = opts.random ?? defaultRandom
-    // Jittered per node, so the ramps of a whole herd do not step in lockstep.
-    this.joinWave = new JoinWave({ ...JOIN_WAVE, rampMs: JOIN_WAVE.rampMs * (0.75 + this.random() / 2) })
+    // Jittered per node, so the ramps of a whole herd do not step in lockstep: the
+    // first step anywhere in the first ramp period, the later ones 0.75–1.25 × apart.
+    const rampMs = JOIN_WAVE.rampMs * (0.75 + this.random() / 2)
+    this.joinWave = new JoinWave({ ...JOIN_WAVE, rampMs, firstStepMs: this.random() * rampMs })
   }
 
   // ------------------------------------------------------------ lifecycle

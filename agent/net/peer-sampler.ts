@@ -151,10 +151,16 @@ export class JoinWave {
   private startedAt: number | undefined
   private lastAt = -Infinity
 
-  constructor (readonly opts: { quietMs: number, maxMs: number, hold: number, rampMs: number }) {
-    const { quietMs, maxMs, hold, rampMs } = opts
-    if (![quietMs, maxMs, hold].every(x => Number.isFinite(x) && x >= 0) || !(Number.isFinite(rampMs) && rampMs > 0)) {
-      throw new RangeError(`join wave needs non-negative quiet, max and hold and a positive ramp, got ${quietMs}, ${maxMs}, ${hold}, ${rampMs}`)
+  /**
+   * `firstStepMs` (default 0): how long after the wave's end the first extra connection
+   * comes. Every node sees the last join within milliseconds, so with 0 the whole
+   * herd dialled, and ran its wave-end push-pull, in the same instant, and a member
+   * swamped by that burst was declared failed; a per-node phase spreads it.
+   */
+  constructor (readonly opts: { quietMs: number, maxMs: number, hold: number, rampMs: number, firstStepMs?: number }) {
+    const { quietMs, maxMs, hold, rampMs, firstStepMs = 0 } = opts
+    if (![quietMs, maxMs, hold, firstStepMs].every(x => Number.isFinite(x) && x >= 0) || !(Number.isFinite(rampMs) && rampMs > 0)) {
+      throw new RangeError(`join wave needs non-negative quiet, max, hold and first step and a positive ramp, got ${quietMs}, ${maxMs}, ${hold}, ${firstStepMs}, ${rampMs}`)
     }
   }
 
@@ -164,12 +170,15 @@ export class JoinWave {
     this.lastAt = now
   }
 
-  /** The most connections to dial up to at `now`: unbounded before any join, `hold` during a wave, then one more every rampMs. */
+  /**
+   * The most connections to dial up to at `now`: unbounded before any join, `hold`
+   * during a wave and for firstStepMs after it, then one more every rampMs.
+   */
   dialCap (now: number): number {
     if (this.startedAt === undefined) return Infinity
-    const { quietMs, maxMs, hold, rampMs } = this.opts
-    const end = Math.min(this.lastAt + quietMs, this.startedAt + maxMs)
-    return now < end ? hold : hold + 1 + Math.floor((now - end) / rampMs)
+    const { quietMs, maxMs, hold, rampMs, firstStepMs = 0 } = this.opts
+    const step = Math.min(this.lastAt + quietMs, this.startedAt + maxMs) + firstStepMs
+    return now < step ? hold : hold + 1 + Math.floor((now - step) / rampMs)
   }
 }
 

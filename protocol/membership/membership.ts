@@ -82,6 +82,8 @@ export class Membership {
   /** Times of the pending post-join push-pulls, ascending, and the seed they go to. */
   private followUps: number[] = []
   private joinSeed: { id: string, addrs: readonly string[] } | undefined
+  /** The push-pull brought forward by syncSoon is not to go to joinSeed. */
+  private soonAvoidsSeed = false
   private cachedChecksum: string | undefined
   /** A late tick raises awareness at most once per probe period; not again before this. */
   private lateTickQuietUntil = -Infinity
@@ -187,11 +189,16 @@ export class Membership {
    * Brings the periodic anti-entropy push-pull forward to the next tick (then it
    * keeps its period): the shell's hint that this node joined during a burst of
    * joins that has just ended, when what gossip missed is most likely (see the
-   * agent's JoinWave). No-op after leave.
+   * agent's JoinWave). That push-pull goes to a member other than the seed this
+   * node joined through (a connected one if there is one), unless the seed is the
+   * only other member: every joiner of the burst is connected to that seed, and a
+   * third of them asking it at once, just as the burst ended, had the seed declared
+   * failed. No-op after leave.
    */
   syncSoon (now: number): void {
     if (this.left) return
     this.nextPushPullAt = Math.min(this.nextPushPullAt, now)
+    this.soonAvoidsSeed = true
   }
 
   /** Publishes new addrs and/or meta under a higher incarnation. */
@@ -328,7 +335,9 @@ export class Membership {
       peer = rejoin ? this.joinSeed : firstDue ? seedAlive ?? this.randomPeer() : this.randomPeer(seed?.id) ?? seedAlive
     }
     if (now >= this.nextPushPullAt) {
-      peer ??= this.randomPeer()
+      const avoid = this.soonAvoidsSeed ? this.joinSeed?.id : undefined
+      this.soonAvoidsSeed = false
+      peer ??= (avoid !== undefined ? this.randomPeer(avoid) : undefined) ?? this.randomPeer()
       this.nextPushPullAt = now + jittered(pushPullPeriod(this.cfg, this.table.live()), this.random)
     }
     if (peer !== undefined) this.outbox.enqueueSend(peer.id, peer.addrs, pushPullMessage(++this.seq, rejoin, false, this.snapshot()))
