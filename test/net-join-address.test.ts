@@ -2,7 +2,7 @@ import '../agent/polyfill.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { multiaddr } from '@multiformats/multiaddr'
-import { backoffDelay, dialSeed, parseJoinAddress } from '../agent/net/join-address.js'
+import { backoffDelay, dialSeed, parseJoinAddress, seedOrder } from '../agent/net/join-address.js'
 import { DialSeedError, JoinAddressError } from '../agent/net/errors.js'
 import { startLocalNodes, stopNodes } from '../agent/net/local-cluster.js'
 import { connect, createServer, type Socket } from 'node:net'
@@ -216,6 +216,19 @@ test('dialSeed gives up on an address where nothing listens after unreachableRet
     assert.instance(err, DialSeedError)
     assert.equal(failed, [1, 2, 3], 'three refusals, then no more attempts')
   } finally { await stopNodes([a]) }
+})
+
+test('seedOrder: --join seeds are tried from a random one on, each seed first for some draw, the rest in order', () => {
+  const seeds = ['a', 'b', 'c', 'd']
+  assert.equal(seedOrder(seeds, () => 0), ['a', 'b', 'c', 'd'])
+  assert.equal(seedOrder(seeds, () => 0.5), ['c', 'd', 'a', 'b'])
+  assert.equal(seedOrder(seeds, () => 0.999999), ['d', 'a', 'b', 'c'])
+  assert.equal(seedOrder(seeds, () => 1), ['d', 'a', 'b', 'c'], 'a random source at its bound still picks a seed')
+  assert.equal(seedOrder([], () => 0.3), [])
+  const firsts = new Set<string>()
+  for (let i = 0; i < 40; i++) firsts.add(seedOrder(seeds, () => i / 40)[0])
+  assert.equal([...firsts].sort(), seeds)
+  assert.equal(seeds, ['a', 'b', 'c', 'd'], 'the given list is not changed')
 })
 
 test(`a node handshakes at most ${MAX_INCOMING_PENDING} inbound connections at once and refuses more at accept`, async () => {

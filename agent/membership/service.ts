@@ -16,7 +16,7 @@ import type { Component, DaemonContext } from '../daemon.js'
 import type { MembershipPort } from '../map-service.js'
 import type { Logger } from '../log.js'
 import type { RingleaderNode } from '../net/create-node.js'
-import { parseJoinAddress, dialSeed, backoffDelay } from '../net/join-address.js'
+import { parseJoinAddress, dialSeed, backoffDelay, seedOrder } from '../net/join-address.js'
 import { dialDirections, JoinWave, PeerSampler, RecentMembers } from '../net/peer-sampler.js'
 import { JoinAddressError } from '../net/errors.js'
 import { incarnationStore, type IncarnationStore } from './incarnation-store.js'
@@ -680,11 +680,17 @@ export class MembershipService implements Component, MembershipPort {
     this.pump()
   }
 
-  /** `--join`: round-robin over the seeds with backoff until one push-pull completes or the agent stops. */
+  /**
+   * `--join`: round-robin over the seeds with backoff until one push-pull completes or
+   * the agent stops. Each node starts at a random seed, so a cluster powering on with
+   * the same seed list spreads its joins over the seeds instead of queueing at the
+   * first (a seed handshakes only MAX_INCOMING_PENDING at once).
+   */
   private async joinUntilOneAnswers (seeds: string[]): Promise<void> {
     const signal = this.stopController.signal
+    const order = seedOrder(seeds, this.random)
     for (let round = 1; !signal.aborted; round++) {
-      for (const seed of seeds) {
+      for (const seed of order) {
         if (signal.aborted) return
         try {
           const id = await this.joinOne(seed, { retries: 0, signal })

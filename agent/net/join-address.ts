@@ -231,3 +231,13 @@ export async function dialSeed (node: Dialer, target: JoinTarget | string, opts:
   const why = lastError instanceof Error ? `${lastError.name}: ${lastError.message}` : String(lastError)
   throw new DialSeedError('seed-unreachable', attempts, `seed ${t.multiaddr.toString()} unreachable after ${attempts} attempt${attempts === 1 ? '' : 's'} (${why})`, lastError)
 }
+
+/**
+ * The seeds in `--join` order, rotated to start at a random one (`random` in [0, 1)):
+ * nodes given the same list then spread their first attempts over all the seeds.
+ */
+export function seedOrder<T> (seeds: readonly T[], random: () => number): T[] {
+  if (seeds.length === 0) return []
+  const first = Math.min(seeds.length - 1, Math.max(0, Math.floor(random() * seeds.length)))
+  return [...seeds.slice(first), ...seeds.slice(0, first)]
+}
