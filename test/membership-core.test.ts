@@ -120,9 +120,9 @@ test('probe: silence leads to ping-req, then suspect (published and told to the 
   assert.is(a.awarenessScore(), 0)
   const s = a.suspicion('b')
   assert.ok(s !== undefined)
-  // n = 3 live members, so k = 0 and the timeout is the min: 4 × 1 × 200 ms.
-  assert.is(s.deadline - suspectedAt, 800)
-  const rs = runTo(a, now, suspectedAt + 800)
+  // n = 3 live members, so k = 0 and the timeout is the min: 5 × 1 × 200 ms.
+  assert.is(s.deadline - suspectedAt, 1000)
+  const rs = runTo(a, now, suspectedAt + 1000)
   assert.is(a.get('b')?.status, 'dead')
   assert.ok(publishes(rs).some(p => p.type === 'dead' && p.id === 'b'), 'the accuser publishes dead')
 })
@@ -255,8 +255,8 @@ test('suspicion: timeout starts at max and shrinks with distinct confirmations t
   const others = ['b', 'c', 'd', 'e', 'x']
   for (const id of others) a.receive(id, alive(id), 0)
   a.ready()
-  // n = 6 → k = 2, min = 4 × max(1, log10(6)) × 200 = 800, max = 4 × min.
-  const min = 800
+  // n = 6 → k = 2, min = 5 × max(1, log10(6)) × 200 = 1000, max = 4 × min.
+  const min = 1000
   a.receive('b', { type: 'suspect', id: 'x', incarnation: 0, from: 'b' }, 100)
   const s0 = a.suspicion('x')
   assert.ok(s0 !== undefined)

@@ -136,11 +136,11 @@ test('awareness: clamps to [0, max-1] and scales durations by score+1', () => {
 
 test('config: defaults, formulas and validation errors', () => {
   const c = resolveConfig()
-  assert.is(c.suspicionConfirmations, 2) // suspicionMult - 2
+  assert.is(c.suspicionConfirmations, 2) // not suspicionMult − 2: see DEFAULT_SUSPICION_CONFIRMATIONS
   assert.is(suspicionConfirmationsFor(c, 3), 0) // n - 2 < k
   assert.is(suspicionConfirmationsFor(c, 50), 2)
-  assert.is(suspicionMinTimeout(c, 5), 800) // log10 floor at 1
-  assert.ok(Math.abs(suspicionMinTimeout(c, 50) - 4 * Math.log10(50) * 200) < 1e-9)
+  assert.is(suspicionMinTimeout(c, 5), 1000) // log10 floor at 1
+  assert.ok(Math.abs(suspicionMinTimeout(c, 50) - 5 * Math.log10(50) * 200) < 1e-9)
   assert.is(pushPullPeriod(c, 32), 15_000)
   assert.is(pushPullPeriod(c, 50), 30_000)
   assert.is(pushPullPeriod(c, 500), 75_000)

@@ -49,8 +49,14 @@ export interface MeshDegree { D: number, Dlo: number, Dhi: number, Dscore: numbe
 /** Gossipsub mesh degree: target, bounds, kept by score, outbound, IHAVE fan-out. */
 export const MESH_DEGREE: Readonly<MeshDegree> = { D: 4, Dlo: 3, Dhi: 6, Dscore: 2, Dout: 1, Dlazy: 4 }
 
-/** Inbound connections a node handshakes at once; libp2p refuses more at accept (see below). */
-export const MAX_INCOMING_PENDING = 8
+/**
+ * Inbound connections a node handshakes at once; libp2p refuses more at accept (see
+ * below). 8 kept a seed taking a 50-agent herd on two cores so busy that each loop
+ * iteration took 0.3–0.6 s and the seed was declared failed in every herd; 3 cost a
+ * 5-node cluster's fourth simultaneous joiner a refusal and a retry (docs/network.md
+ * § Join addresses).
+ */
+export const MAX_INCOMING_PENDING = 4
 
 /** The longest single dial attempt a caller may ask for (see addressDialTimeout below). */
 export const MAX_DIAL_ATTEMPT_MS = 30_000

@@ -8,11 +8,16 @@
 //   suspicion at the first suspector  = suspicionMinTimeout once k confirmations arrive;
 //     confirmations come from suspicion-directed probes within ≈ 2T of the first suspect
 //   dead gossip reaches everyone      ≈ 0.1 s       (gossipsub at N = 50, notes/libp2p.md)
-// With T = 200 ms, suspicionMult = 4: min = 4 × log10(50) × 0.2 s = 1.36 s, so the
-// total is ≈ 0.2…0.4 + 0.2 + 1.36 + 0.1 ≈ 1.9…2.1 s, leaving ~1 s of slack for load.
+// With T = 200 ms, suspicionMult = 5: min = 5 × log10(50) × 0.2 s = 1.70 s, so the
+// total is ≈ 0.2…0.4 + 0.2 + 1.70 + 0.1 ≈ 2.2…2.4 s, leaving ~0.6 s of slack for load.
+// It was 4 (1.36 s): a seed admitting a 50-agent herd on two cores needed 1.3–1.4 s
+// to get its refutation to the others, and was declared failed in most herds.
 // A false positive needs the live suspect to stay silent (it is told directly and
 // refutes at once) for at least the min timeout AND k other nodes to fail their
 // own probes; without those confirmations the timeout stays near max = 4 × min.
+
+/** See MembershipConfig.suspicionConfirmations. */
+export const DEFAULT_SUSPICION_CONFIRMATIONS = 2
 
 /** Every knob of the core. `resolveConfig` fills defaults and validates. */
 export interface MembershipConfig {
@@ -63,7 +68,7 @@ export interface MembershipConfig {
   readonly accuseHoldAfterStall: number
   /** The longest an accusation is held back that way; then it is made anyway, so an isolated node still suspects. Default 5000. */
   readonly accuseDeferLimit: number
-  /** suspicionMinTimeout = suspicionMult × max(1, log10(n)) × T, n = alive+suspect members incl. self. Default 4. */
+  /** suspicionMinTimeout = suspicionMult × max(1, log10(n)) × T, n = alive+suspect members incl. self. Default 5. */
   readonly suspicionMult: number
   /** suspicionMaxTimeout = suspicionMaxTimeoutMult × suspicionMinTimeout (Lifeguard α). Default 4. */
   readonly suspicionMaxTimeoutMult: number
@@ -78,7 +83,12 @@ export interface MembershipConfig {
    * 1 disables. Default 4.
    */
   readonly suspicionCrowdMaxStretch: number
-  /** Independent confirmations that shrink the timeout to its min: k = suspicionMult − 2, or 0 when n − 2 < k (memberlist). */
+  /**
+   * Independent confirmations that shrink the timeout to its min, or 0 when n − 2 < k.
+   * Default 2: memberlist derives suspicionMult − 2, which was 2 at our former
+   * multiplier of 4; at 5 it would be 3, and a 5-node cluster would need every
+   * survivor to confirm before the timeout shrinks.
+   */
   readonly suspicionConfirmations?: number
   /**
    * On hearing a new suspicion of X, X's other observers probe it next, so the
@@ -146,7 +156,7 @@ export const DEFAULT_CONFIG: Readonly<Required<Omit<MembershipConfig, 'suspicion
   awarenessOnLateTicks: true,
   accuseHoldAfterStall: 1_000,
   accuseDeferLimit: 5_000,
-  suspicionMult: 4,
+  suspicionMult: 5,
   suspicionMaxTimeoutMult: 4,
   suspicionCrowdMaxStretch: 4,
   suspicionProbeFanout: 3,
@@ -205,7 +215,7 @@ export function resolveConfig (partial: Partial<MembershipConfig> = {}): Resolve
   if (c.suspicionMaxTimeoutMult < 1) throw new ConfigError('suspicionMaxTimeoutMult', 'must be at least 1')
   positive('suspicionCrowdMaxStretch', c.suspicionCrowdMaxStretch)
   if (c.suspicionCrowdMaxStretch < 1) throw new ConfigError('suspicionCrowdMaxStretch', 'must be at least 1 (1: no stretch)')
-  const confirmations = given.suspicionConfirmations ?? Math.max(0, Math.floor(c.suspicionMult) - 2)
+  const confirmations = given.suspicionConfirmations ?? DEFAULT_SUSPICION_CONFIRMATIONS
   if (!Number.isInteger(confirmations) || confirmations < 0) throw new ConfigError('suspicionConfirmations', 'must be a non-negative integer')
   if (typeof c.suspicionProbeFanout !== 'number' || !(c.suspicionProbeFanout >= 0)) throw new ConfigError('suspicionProbeFanout', 'must be a non-negative number')
   nonNegative('probeDeferLimit', c.probeDeferLimit)
