@@ -22,7 +22,7 @@ import { JoinAddressError } from '../net/errors.js'
 import { incarnationStore, type IncarnationStore } from './incarnation-store.js'
 import { applyDeviceOp, encodeMetaFitting, encodeMetaOrThrow, metaFromConfig, type DeviceOp } from './meta.js'
 import { startTransport, type MembershipTransport } from './transport.js'
-import { advertisedUdpAddrs, datagramBinds, datagramsSilent, datagramTarget, dialableAddrs, type DatagramCounts } from './probe-datagrams.js'
+import { advertisedUdpAddrs, datagramBinds, datagramsSilent, dialableAddrs, type DatagramCounts } from './probe-datagrams.js'
 import { openDatagramChannel, type DatagramChannel } from '../net/datagram-channel.js'
 import { registerMembershipCommands } from './commands.js'
 import { setTimeoutAfterIo, type IoFirstTimer } from '../io-first-timer.js'
@@ -453,8 +453,7 @@ export class MembershipService implements Component, MembershipPort {
   /** Whether probes to `id` go as datagrams (both sides have them, and they work), so they need no connection. */
   private probedByDatagram (id: string): boolean {
     const addrs = this.core?.get(id)?.addrs
-    return this.datagrams !== undefined && addrs !== undefined && datagramTarget(this.datagrams, 'request', id, addrs) !== undefined &&
-      this.transport?.datagramsBypassed(id) !== true
+    return addrs !== undefined && this.transport?.pingsByDatagram(id, addrs) === true
   }
 
   /**

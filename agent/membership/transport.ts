@@ -36,6 +36,7 @@ const OVER_LIBP2P = Object.freeze({ datagram: false })
 const AS_DATAGRAM = Object.freeze({ datagram: true })
 /** Bound on the direct copies of one update (see sendToUnreached). */
 const MAX_DIRECT_UPDATES = 16
+
 export interface TransportOptions {
   node: RingleaderNode
   /**
@@ -102,6 +103,8 @@ export interface MembershipTransport {
    * goes over libp2p, sparing each probe the wait for a lost datagram.
    */
   datagramsBypassed: (id: string) => boolean
+  /** Whether a ping to `id` (at `addrs`) goes as a datagram: both sides have them and they are not bypassed. */
+  pingsByDatagram: (id: string, addrs: readonly string[]) => boolean
   /** Hands over the payload of a verified datagram (wire it to the channel's onMessage). */
   receiveDatagram: (from: string, payload: Uint8Array, info: { answersUs: boolean }) => void
   stop: () => Promise<void>
@@ -226,6 +229,9 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
 
   let stopped = false
 
+  const pingsByDatagram = (id: string, addrs: readonly string[]): boolean =>
+    opts.datagrams !== undefined && !bypass.active(id) && datagramTarget(opts.datagrams, 'request', id, addrs) !== undefined
+
   /** Sends a probe message as a datagram when it may go as one; false means: use libp2p. */
   const sendDatagram = (out: Outgoing, bytes: Uint8Array): boolean => {
     const role = datagramRole(out.msg)
@@ -288,7 +294,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
       if (out.reliable === true && datagramRole(out.msg) === 'request') {
         // A fallback ping: it repeats, over libp2p, a ping that went as a datagram.
         // If that one went over libp2p already, this would only be a duplicate.
-        if (opts.datagrams === undefined || bypass.active(out.to) || datagramTarget(opts.datagrams, 'request', out.to, out.addrs) === undefined) return true
+        if (!pingsByDatagram(out.to, out.addrs)) return true
         stats.datagrams.fallbacks++
         if (out.msg.type === 'ping') bypass.fallbackSent(out.to, out.msg.seq)
       }
@@ -324,6 +330,7 @@ export async function startTransport (opts: TransportOptions): Promise<Membershi
     },
     gossipRejected: () => topic.stats.rejected,
     datagramsBypassed: (id) => bypass.active(id),
+    pingsByDatagram,
     receiveDatagram: (from, payload, info) => {
       if (stopped) return
       stats.bytesIn += payload.byteLength

@@ -337,7 +337,7 @@ export class Membership {
     if (now >= this.nextPushPullAt) {
       const avoid = this.soonAvoidsSeed ? this.joinSeed?.id : undefined
       this.soonAvoidsSeed = false
-      peer ??= (avoid !== undefined ? this.randomPeer(avoid) : undefined) ?? this.randomPeer()
+      peer ??= this.randomPeer(avoid) ?? (avoid !== undefined ? this.randomPeer() : undefined)
       this.nextPushPullAt = now + jittered(pushPullPeriod(this.cfg, this.table.live()), this.random)
     }
     if (peer !== undefined) this.outbox.enqueueSend(peer.id, peer.addrs, pushPullMessage(++this.seq, rejoin, false, this.snapshot()))
