@@ -1,6 +1,8 @@
-// This node's own membership incarnation, kept in the data dir so that a restart
-// never goes backwards (design §3). Written atomically (temp + fsync + rename +
-// dir fsync) before any message carrying the new incarnation leaves the node.
+// A ceiling on this node's own membership incarnation, kept in the data dir so that
+// a restart never goes backwards (design §3): no message carrying an incarnation
+// above it has left the node, and a restart starts one above it. Written atomically
+// (temp + fsync + rename + dir fsync); the service writes a block ahead
+// (protocol/membership/incarnation-reserve.ts), so a refutation seldom waits for it.
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../fs-atomic.js'

@@ -6,7 +6,7 @@
 // its MembershipPort.
 import type { Connection, PeerId } from '@libp2p/interface'
 import {
-  splitForDurability, createMembership, MembershipError, type GossipMessage, type MemberEntry, type MemberEvent,
+  splitForDurability, IncarnationReserve, createMembership, MembershipError, type GossipMessage, type MemberEntry, type MemberEvent,
   MAX_ADDRS, type MembershipConfig, type Membership, type MembershipMessage, type Outgoing
 } from '../../protocol/membership/index.js'
 import type { MembershipChannel } from '../../protocol/wire/index.js'
@@ -110,10 +110,10 @@ export class MembershipService implements Component, MembershipPort {
   private samplerTimer: NodeJS.Timeout | undefined
   private timer: IoFirstTimer | undefined
   private timerAt = Infinity
-  /** Saves of our incarnation, in order; messages that carry it wait behind them. */
+  /** Saves of our incarnation's ceiling, in order; messages above the durable ceiling wait behind them. */
   private persisting: Promise<void> = Promise.resolve()
-  /** The highest incarnation known to be on disk. */
-  private durableIncarnation = -1
+  /** Which incarnations may be announced before the next save (protocol/membership/incarnation-reserve.ts). */
+  private readonly reserve = new IncarnationReserve()
   private lastPublishes: Array<Promise<number>> = []
   private meta: NodeMeta | undefined
   private readonly since = new Map<string, number>()
@@ -508,14 +508,14 @@ export class MembershipService implements Component, MembershipPort {
     const r = core.ready()
     if (r.persist !== undefined) this.queueSave(r.persist.incarnation)
     const incarnation = core.incarnation()
-    const { now, held } = splitForDurability(core.id, r, this.durableIncarnation >= incarnation)
+    const { now, held } = splitForDurability(core.id, r, this.reserve.covers(incarnation))
     if (now.publish.length > 0) this.publishAll(now.publish)
     for (const o of now.send) this.deliver(o)
     if (held.send.length > 0 || held.publish.length > 0) {
       this.persisting = this.persisting.then(() => {
         // The save failed: drop them (anti-entropy repeats our state) rather than
         // announce an incarnation a crash could take back.
-        if (this.durableIncarnation < incarnation) return
+        if (!this.reserve.covers(incarnation)) return
         try {
           if (held.publish.length > 0) this.publishAll(held.publish)
           for (const o of held.send) this.deliver(o)
@@ -530,11 +530,14 @@ export class MembershipService implements Component, MembershipPort {
   }
 
   private queueSave (incarnation: number): void {
+    const ceiling = this.reserve.need(incarnation)
+    if (ceiling === undefined) return
     this.persisting = this.persisting.then(async () => {
       try {
-        await this.store?.save(incarnation)
-        this.durableIncarnation = Math.max(this.durableIncarnation, incarnation)
+        await this.store?.save(ceiling)
+        this.reserve.written(ceiling)
       } catch (err) {
+        this.reserve.failed(ceiling)
         this.persistFailures++
         this.log?.error('cannot persist the membership incarnation; not announcing it', { err })
       }
