@@ -226,6 +226,45 @@ test('awareness: failed probes without nacks raise the score and stretch the pro
   assert.is(a.awarenessScore(), 0, `down from ${high}`)
 })
 
+test('probe patience: probes twice as far apart and twice as patient, without touching local health', () => {
+  /** Four members that each ack 150 ms after a ping (late for the 100 ms timeout, in time for 200); 4 s of probing. */
+  const run = (patience: number): { pings: number, pingReqs: number, score: number } => {
+    const a = core('a')
+    for (const id of ['b', 'c', 'd', 'e']) a.receive(id, alive(id), 0)
+    a.ready()
+    a.probePatience(patience)
+    const acks: Array<{ at: number, to: string, seq: number }> = []
+    let now = 0
+    let pings = 0
+    let pingReqs = 0
+    for (let i = 0; i < 10_000 && now < 4000; i++) {
+      const due = acks.length > 0 ? acks[0].at : Infinity
+      if (due <= a.nextDeadline()) {
+        const ack = acks.shift() as { at: number, to: string, seq: number }
+        now = ack.at
+        a.receive(ack.to, { type: 'ack', seq: ack.seq }, now)
+      } else {
+        now = Math.max(now, a.nextDeadline())
+        a.tick(now)
+      }
+      for (const o of a.ready().send) {
+        // A fallback ping (reliable) repeats a ping that timed out; count probes, not copies.
+        if (o.msg.type === 'ping' && o.reliable !== true) { pings++; acks.push({ at: now + 150, to: o.to, seq: o.msg.seq }) }
+        if (o.msg.type === 'ping-req') pingReqs++
+      }
+    }
+    return { pings, pingReqs, score: a.awarenessScore() }
+  }
+  const normal = run(0)
+  const patient = run(1)
+  assert.ok(normal.pingReqs > 0, 'with the normal timeout the 150 ms acks are late')
+  assert.is(patient.pingReqs, 0, 'with patience they are in time')
+  assert.ok(Math.abs(patient.pings - normal.pings / 2) <= 2, `pings ${patient.pings} against ${normal.pings}`)
+  assert.is(patient.score, 0, 'patience is not ill health')
+  assert.throws(() => core('x').probePatience(-1), /probe patience must be/)
+  assert.throws(() => core('x').probePatience(0.5), /probe patience must be/)
+})
+
 test('awareness: each helper that fails to nack counts against our own health', () => {
   const a = core('a')
   for (const id of ['b', 'c', 'd', 'x']) a.receive(id, alive(id), 0)

@@ -244,6 +244,20 @@ test('JoinWave: holds from a join after a quiet spell while joins come less than
   }
 })
 
+test('JoinWave: active while joins come less than quietMs apart, for at most maxMs from the first', () => {
+  const wave = new JoinWave({ quietMs: 2000, maxMs: 10_000, hold: 2, rampMs: 1000, firstStepMs: 700 })
+  assert.is(wave.active(0), false, 'no join yet')
+  wave.note(1000)
+  assert.is(wave.active(1000), true)
+  assert.is(wave.active(2999), true)
+  assert.is(wave.active(3000), false, 'quiet for quietMs (the first step\'s phase does not prolong it)')
+  for (let t = 20_000; t <= 40_000; t += 1000) wave.note(t)
+  assert.is(wave.active(29_999), true)
+  assert.is(wave.active(30_000), false, 'maxMs after it began, though joins still come')
+  wave.note(50_000)
+  assert.is(wave.active(50_001), true, 'a join after a quiet spell starts a new one')
+})
+
 test('JoinWave: firstStepMs puts the first extra connection (and so the wave-end push-pull) that long after the wave, then one per rampMs', () => {
   const wave = new JoinWave({ quietMs: 2000, maxMs: 10_000, hold: 2, rampMs: 1000, firstStepMs: 700 })
   wave.note(1000)

@@ -78,6 +78,8 @@ const JOIN_REPLY_TIMEOUT_MS = 20_000
  * per node).
  */
 const JOIN_WAVE = { quietMs: 2000, maxMs: 20_000, hold: 2, rampMs: 2000 }
+/** Probe patience while a join wave lasts: intervals and timeouts × 2 (Membership.probePatience). */
+const WAVE_PROBE_PATIENCE = 1
 /** How long a member just learned is left undialled by the sampler (at most half of probeGraceAfterAlive; RecentMembers). */
 const SAMPLE_HOLD_OFF_MS = 400
 // `agent join` keeps dialling a seed for up to 35 s (then up to 20 s for its answer:
@@ -125,6 +127,8 @@ export class MembershipService implements Component, MembershipPort {
   private readonly stopController = new AbortController()
   private persistFailures = 0
   private samplerSoon = false
+  /** The probe patience last given to the core. */
+  private patience = 0
   /** This node joined while a join wave lasted: one more push-pull when it ends (syncAfterWave). */
   private syncWhenWaveEnds = false
   /** Joins as this node sees them: while a wave lasts the sampler keeps few connections. */
@@ -231,7 +235,7 @@ export class MembershipService implements Component, MembershipPort {
       rotateEveryTicks: Math.max(1, Math.round(SAMPLE_ROTATE_MS / (sampling.tickMs ?? 500))),
       random: this.random
     })
-    this.samplerTimer = setInterval(() => { this.sampler?.tick(); this.syncAfterWave() }, sampling.tickMs ?? 500)
+    this.samplerTimer = setInterval(() => { this.sampler?.tick(); this.syncAfterWave(); this.notePatience() }, sampling.tickMs ?? 500)
     this.samplerTimer.unref()
     if (this.datagrams !== undefined) {
       this.datagramWatchTimer = setInterval(() => { this.watchDatagrams() }, DATAGRAM_WATCH_MS)
@@ -604,7 +608,10 @@ export class MembershipService implements Component, MembershipPort {
     // can outlast probeTimeout).
     const joined = events.filter(e => e.kind === 'join')
     for (const e of joined) this.recent.add(e.member.id, this.now())
-    if (joined.length > 0) this.joinWave.note(this.now())
+    if (joined.length > 0) {
+      this.joinWave.note(this.now())
+      this.notePatience()
+    }
     if (joined.length > 0 && !this.samplerSoon) {
       this.samplerSoon = true
       const timer = setTimeout(() => { this.samplerSoon = false; this.sampler?.tick() }, this.recent.holdMs)
@@ -674,6 +681,14 @@ export class MembershipService implements Component, MembershipPort {
    * by then. Only joiners do it, so one join into a quiet cluster of many costs one
    * push-pull, not one per member.
    */
+  /** Probes wait twice as long while a join wave lasts (Membership.probePatience). */
+  private notePatience (): void {
+    const patience = this.joinWave.active(this.now()) ? WAVE_PROBE_PATIENCE : 0
+    if (patience === this.patience) return
+    this.patience = patience
+    this.core?.probePatience(patience)
+  }
+
   private syncAfterWave (): void {
     const core = this.core
     if (!this.syncWhenWaveEnds || core === undefined || this.joinWave.dialCap(this.now()) <= JOIN_WAVE.hold) return

@@ -170,6 +170,12 @@ export class JoinWave {
     this.lastAt = now
   }
 
+  /** Whether a wave lasts at `now`: joins still coming less than quietMs apart, for at most maxMs. */
+  active (now: number): boolean {
+    if (this.startedAt === undefined) return false
+    return now < Math.min(this.lastAt + this.opts.quietMs, this.startedAt + this.opts.maxMs)
+  }
+
   /**
    * The most connections to dial up to at `now`: unbounded before any join, `hold`
    * during a wave and for firstStepMs after it, then one more every rampMs.

@@ -186,6 +186,21 @@ export class Membership {
   }
 
   /**
+   * The shell's hint that the cluster is busy for a while, not this node ill: while
+   * `patience` > 0, probe intervals and timeouts stretch as if Lifeguard's awareness
+   * score were at least `patience` (so 1 doubles them); 0 ends it. It does not count
+   * as local health: accusation rules and suspicion timeouts are unchanged. The
+   * agent sets 1 while a join wave lasts: a seed admitting a 50-agent herd on two
+   * cores stalled for 0.1–0.25 s at a time, past the 200 ms probe period, and was
+   * suspected by nearly every member once or twice in each herd; and the herd's
+   * probes are CPU the seed needs.
+   */
+  probePatience (patience: number): void {
+    if (!Number.isSafeInteger(patience) || patience < 0) throw new MembershipError('invalid-argument', `probe patience must be a non-negative integer, got ${patience}`)
+    this.awareness.floorAt(patience)
+  }
+
+  /**
    * Brings the periodic anti-entropy push-pull forward to the next tick (then it
    * keeps its period): the shell's hint that this node joined during a burst of
    * joins that has just ended, when what gossip missed is most likely (see the
