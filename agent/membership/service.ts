@@ -685,9 +685,8 @@ export class MembershipService implements Component, MembershipPort {
    * A node that joined in a wave does one more push-pull (with a connected member)
    * once the wave is over. While the wave lasts every node keeps two connections,
    * and an update not published by the seed (a refutation) can take many seconds to
-   * reach everyone through so sparse a mesh. The agent makes no follow-up
-   * push-pulls after a join (agent/components.ts): this one stands in for them.
-   * Only joiners do it, so one join into a quiet cluster of many costs one
+   * reach everyone through so sparse a mesh; the follow-ups after a join are over
+   * by then. Only joiners do it, so one join into a quiet cluster of many costs one
    * push-pull, not one per member.
    */
   private syncAfterWave (): void {
