@@ -5,7 +5,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  createMembership, DEFAULT_INCARNATION_BLOCK, IncarnationReserve, splitForDurability, type GossipMessage, type Membership
+  createMembership, DEFAULT_INCARNATION_BLOCK, IncarnationReserve, planDurability, type GossipMessage, type Membership
 } from '../protocol/membership/index.js'
 import { createPrng } from './sim/prng.js'
 
@@ -78,7 +78,7 @@ class SlowDisk {
   }
 }
 
-/** One node's shell as agent/membership/service.ts runs it: the reserve decides what waits. */
+/** One node's shell, draining the core through planDurability as agent/membership/service.ts does. */
 class Shell {
   readonly reserve = new IncarnationReserve(16)
   readonly sent: GossipMessage[] = []
@@ -96,12 +96,8 @@ class Shell {
   }
 
   pump (): void {
-    const r = this.core.ready()
-    if (r.persist !== undefined) {
-      const ceiling = this.reserve.need(r.persist.incarnation)
-      if (ceiling !== undefined) this.disk.write(ceiling)
-    }
-    const { now, held } = splitForDurability('a', r, this.reserve.covers(this.core.incarnation()))
+    const { write, now, held } = planDurability(this.reserve, 'a', this.core.ready(), this.core.incarnation())
+    if (write !== undefined) this.disk.write(write)
     this.sent.push(...now.publish)
     this.held.push(...held.publish)
   }

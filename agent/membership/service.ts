@@ -6,7 +6,7 @@
 // its MembershipPort.
 import type { Connection, PeerId } from '@libp2p/interface'
 import {
-  splitForDurability, IncarnationReserve, createMembership, MembershipError, type GossipMessage, type MemberEntry, type MemberEvent,
+  planDurability, IncarnationReserve, createMembership, MembershipError, type GossipMessage, type MemberEntry, type MemberEvent,
   MAX_ADDRS, type MembershipConfig, type Membership, type MembershipMessage, type Outgoing
 } from '../../protocol/membership/index.js'
 import type { MembershipChannel } from '../../protocol/wire/index.js'
@@ -127,8 +127,6 @@ export class MembershipService implements Component, MembershipPort {
   private readonly stopController = new AbortController()
   private persistFailures = 0
   private samplerSoon = false
-  /** The probe patience last given to the core. */
-  private patience = 0
   /** This node joined while a join wave lasted: one more push-pull when it ends (syncAfterWave). */
   private syncWhenWaveEnds = false
   /** Joins as this node sees them: while a wave lasts the sampler keeps few connections. */
@@ -510,9 +508,9 @@ export class MembershipService implements Component, MembershipPort {
     const core = this.core
     if (core === undefined) return
     const r = core.ready()
-    if (r.persist !== undefined) this.queueSave(r.persist.incarnation)
     const incarnation = core.incarnation()
-    const { now, held } = splitForDurability(core.id, r, this.reserve.covers(incarnation))
+    const { write, now, held } = planDurability(this.reserve, core.id, r, incarnation)
+    if (write !== undefined) this.queueSave(write)
     if (now.publish.length > 0) this.publishAll(now.publish)
     for (const o of now.send) this.deliver(o)
     if (held.send.length > 0 || held.publish.length > 0) {
@@ -533,9 +531,7 @@ export class MembershipService implements Component, MembershipPort {
     this.arm()
   }
 
-  private queueSave (incarnation: number): void {
-    const ceiling = this.reserve.need(incarnation)
-    if (ceiling === undefined) return
+  private queueSave (ceiling: number): void {
     this.persisting = this.persisting.then(async () => {
       try {
         await this.store?.save(ceiling)
@@ -673,12 +669,9 @@ export class MembershipService implements Component, MembershipPort {
     return seedId
   }
 
-  /** Probes wait twice as long while a join wave lasts (Membership.probePatience). */
+  /** Probes wait twice as long while a join wave lasts (Membership.probePatience; setting it again is a no-op). */
   private notePatience (): void {
-    const patience = this.joinWave.active(this.now()) ? WAVE_PROBE_PATIENCE : 0
-    if (patience === this.patience) return
-    this.patience = patience
-    this.core?.probePatience(patience)
+    this.core?.probePatience(this.joinWave.active(this.now()) ? WAVE_PROBE_PATIENCE : 0)
   }
 
   /**

@@ -172,8 +172,12 @@ export class JoinWave {
 
   /** Whether a wave lasts at `now`: joins still coming less than quietMs apart, for at most maxMs. */
   active (now: number): boolean {
-    if (this.startedAt === undefined) return false
-    return now < Math.min(this.lastAt + this.opts.quietMs, this.startedAt + this.opts.maxMs)
+    return this.startedAt !== undefined && now < this.end(this.startedAt)
+  }
+
+  /** When the wave that began at `startedAt` ends: quietMs after its last join, at most maxMs after its first. */
+  private end (startedAt: number): number {
+    return Math.min(this.lastAt + this.opts.quietMs, startedAt + this.opts.maxMs)
   }
 
   /**
@@ -182,8 +186,8 @@ export class JoinWave {
    */
   dialCap (now: number): number {
     if (this.startedAt === undefined) return Infinity
-    const { quietMs, maxMs, hold, rampMs, firstStepMs = 0 } = this.opts
-    const step = Math.min(this.lastAt + quietMs, this.startedAt + maxMs) + firstStepMs
+    const { hold, rampMs, firstStepMs = 0 } = this.opts
+    const step = this.end(this.startedAt) + firstStepMs
     return now < step ? hold : hold + 1 + Math.floor((now - step) / rampMs)
   }
 }

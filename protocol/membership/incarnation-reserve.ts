@@ -14,6 +14,8 @@
 // the rest of the block still covers what is announced meanwhile. Announcing stays
 // safe: nothing above the durable ceiling leaves, and a restart starts one above the
 // ceiling it reads. The price is that a restart skips up to `block` incarnations.
+import { splitForDurability, type Ready } from './broadcast.js'
+
 export const DEFAULT_INCARNATION_BLOCK = 16
 
 export class IncarnationReserve {
@@ -48,4 +50,16 @@ export class IncarnationReserve {
 
   /** The durable ceiling (−1 before the first write). */
   ceiling (): number { return this.durable }
+}
+
+/**
+ * One drain of the core under the reserve: the ceiling to write (if the core asked to
+ * persist and no write asked for covers it), what may leave now, and what waits for
+ * the disk. `incarnation` is the core's current one.
+ */
+export function planDurability (reserve: IncarnationReserve, self: string, r: Pick<Ready, 'persist' | 'send' | 'publish'>, incarnation: number): {
+  write: number | undefined
+} & ReturnType<typeof splitForDurability> {
+  const write = r.persist !== undefined ? reserve.need(r.persist.incarnation) : undefined
+  return { write, ...splitForDurability(self, r, reserve.covers(incarnation)) }
 }

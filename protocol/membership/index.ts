@@ -4,7 +4,7 @@ import { Membership, type MembershipOptions } from './membership.js'
 
 export { Membership, type MembershipOptions } from './membership.js'
 export { carriesOwnIncarnation, splitForDurability, type Ready, type Outgoing } from './broadcast.js'
-export { IncarnationReserve, DEFAULT_INCARNATION_BLOCK } from './incarnation-reserve.js'
+export { IncarnationReserve, DEFAULT_INCARNATION_BLOCK, planDurability } from './incarnation-reserve.js'
 export type { MemberEvent, MemberEventKind } from './events.js'
 export type { StatusCounts } from './state.js'
 export { supersedes } from './state.js'
