@@ -219,6 +219,7 @@ async function benchSerf (n: number): Promise<Record<string, unknown>> {
     await c.start(n)
     const pids = c.nodes.map(x => x.proc.pid as number)
     const { result: joinMs, churnBytes: joinBytes } = await bytesDuring(pids, async () => await c.joinAllThroughSeed())
+    if (joinMs === null) return { converged: false, joinTimeoutMs: 30_000, missingJoins: c.missingJoins(), joinBytes }
     await sleep(4000)
     const idle = await measureIdle(pids, idleMs)
     const sendBytesPerSecTraced = tracedSendBytesPerSec(pids[1], idleMs / 1000)

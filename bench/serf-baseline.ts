@@ -13,6 +13,7 @@ for (let r = 0; r < runs; r++) {
   try {
     await cluster.start(nodes)
     const joinMs = await cluster.joinAllThroughSeed()
+    if (joinMs === null) { results.push({ run: r, converged: false, missingJoins: cluster.missingJoins() }); continue }
     await new Promise(resolve => setTimeout(resolve, 1000))
     const rssKb = cluster.rssKb()
     const detect = await cluster.killAndDetect(nodes - 1)
