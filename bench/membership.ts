@@ -43,7 +43,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { SerfCluster, serfAvailable, readMemoryKb } from './lib/serf-cluster.js'
+import { SerfCluster, SERF_JOIN_TIMEOUT_MS, serfAvailable, readMemoryKb } from './lib/serf-cluster.js'
 import { spawnBusyLoop } from './lib/children.js'
 import { AgentCluster, cpuTicks, cpuTraceDuring, median, sleep, waitAllAlive } from './lib/agent-cluster.js'
 
@@ -219,7 +219,7 @@ async function benchSerf (n: number): Promise<Record<string, unknown>> {
     await c.start(n)
     const pids = c.nodes.map(x => x.proc.pid as number)
     const { result: joinMs, churnBytes: joinBytes } = await bytesDuring(pids, async () => await c.joinAllThroughSeed())
-    if (joinMs === null) return { converged: false, joinTimeoutMs: 30_000, missingJoins: c.missingJoins(), joinBytes }
+    if (joinMs === null) return { converged: false, joinTimeoutMs: SERF_JOIN_TIMEOUT_MS, missingJoins: c.missingJoins(), joinBytes }
     await sleep(4000)
     const idle = await measureIdle(pids, idleMs)
     const sendBytesPerSecTraced = tracedSendBytesPerSec(pids[1], idleMs / 1000)

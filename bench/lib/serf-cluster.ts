@@ -25,6 +25,9 @@ export function serfAvailable (): boolean {
   return r.status === 0
 }
 
+/** How long joinAllThroughSeed waits for every node to log every join by default. */
+export const SERF_JOIN_TIMEOUT_MS = 30_000
+
 export class SerfCluster {
   readonly nodes: SerfNode[] = []
   private readonly dir = mkdtempSync(join(tmpdir(), 'serf-bench-'))
@@ -62,7 +65,7 @@ export class SerfCluster {
    * how far they got): a run that did not converge is a figure, not a crash that
    * loses the other system's figures of the same run.
    */
-  async joinAllThroughSeed (timeoutMs = 30_000): Promise<number | null> {
+  async joinAllThroughSeed (timeoutMs = SERF_JOIN_TIMEOUT_MS): Promise<number | null> {
     const seed = this.nodes[0]
     const t0 = performance.now()
     await Promise.all(this.nodes.slice(1).map(async n => await run('serf', ['join', `-rpc-addr=127.0.0.1:${n.rpcPort}`, `127.0.0.1:${seed.bindPort}`])))
