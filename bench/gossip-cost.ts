@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { callAgent } from '../agent/socket/client.js'
-import { AgentCluster, cpuTicks, median, sleep, waitAllAlive } from './lib/agent-cluster.js'
+import { AgentCluster, boxCpuMs, median, sleep, waitAllAlive } from './lib/agent-cluster.js'
 
 const { values } = parseArgs({
   options: {
@@ -36,13 +36,6 @@ if (!(windowMs >= 1000 && windowMs <= 600_000)) throw new Error('--seconds: 1..6
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--rounds: an integer 1..20')
 if (!(settleMs >= 0 && settleMs <= 600_000)) throw new Error('--settle-seconds: 0..600')
 const entries = (values.entry ?? [join(dirname(fileURLToPath(import.meta.url)), '../agent/cli.js')]).map(e => resolve(e))
-const MS_PER_TICK = 10 // Linux USER_HZ = 100
-
-/** Total CPU ms of the agents. */
-function boxCpuMs (pids: number[]): number {
-  return pids.reduce((sum, pid) => sum + cpuTicks(pid), 0) * MS_PER_TICK
-}
-
 interface RoundFigures { idleMsPerSec: number, busyMsPerSec: number, cpuMsPerUpdate: number, allAliveAfter: boolean }
 
 async function measure (cli: string): Promise<RoundFigures> {

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { AGENT_NODE_FLAGS, agentEnv } from '../agent/node-flags.js'
 import { track } from './lib/children.js'
-import { cpuTicks, median, sleep } from './lib/agent-cluster.js'
+import { boxCpuMs, median, sleep } from './lib/agent-cluster.js'
 
 const { values } = parseArgs({
   options: {
@@ -43,7 +43,6 @@ if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--r
 if (!(timeoutMs >= 1000 && timeoutMs <= 600_000)) throw new Error('--timeout-seconds: 1..600')
 
 const NODE_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'lib/herd-floor-node.js')
-const MS_PER_TICK = 10 // Linux USER_HZ = 100
 /** Quiet time between all processes being up and the joins: their start-up and warm-up settle. */
 const SETTLE_MS = 2000
 
@@ -82,30 +81,30 @@ interface HerdFigures { spread: string, allKnowAllMs: number | null, medianMs: n
 async function herd (spread: string): Promise<HerdFigures> {
   const seed = await launch('seed', spread)
   const ps = [seed, ...await Promise.all(Array.from({ length: nodes - 1 }, async () => await launch('joiner', spread)))]
+  let times: number[]
+  let cpuMs: number
   try {
     await sleep(SETTLE_MS)
     const pids = ps.map(p => p.child.pid as number)
-    const cpuBefore = pids.reduce((s, pid) => s + cpuTicks(pid), 0)
+    const cpuBefore = boxCpuMs(pids)
     const t0 = performance.now()
     for (const p of ps.slice(1)) p.child.stdin?.write(JSON.stringify({ go: seed.addr }) + '\n')
     const deadline = t0 + timeoutMs
     while (performance.now() < deadline && !ps.every(p => p.doneAt !== undefined)) await sleep(5)
-    const cpuAfter = pids.reduce((s, pid) => s + cpuTicks(pid), 0)
-    const times = ps.filter(p => p.doneAt !== undefined).map(p => (p.doneAt as number) - t0)
-    const all = times.length === ps.length
-    await stopAll(ps)
-    const errors = ps.filter(p => p.error !== undefined)
-    return {
-      spread,
-      allKnowAllMs: all ? Math.round(Math.max(...times)) : null,
-      medianMs: times.length > 0 ? Math.round(median(times)) : null,
-      boxCpuSeconds: Math.round((cpuAfter - cpuBefore) * MS_PER_TICK / 10) / 100,
-      repairs: ps.reduce((s, p) => s + (p.repairs ?? 0), 0),
-      errors: errors.length,
-      ...(errors.length > 0 ? { firstError: errors[0].error } : {})
-    }
+    cpuMs = boxCpuMs(pids) - cpuBefore
+    times = ps.filter(p => p.doneAt !== undefined).map(p => (p.doneAt as number) - t0)
   } finally {
-    await stopAll(ps)
+    await stopAll(ps) // each reports its repairs as it stops
+  }
+  const errors = ps.filter(p => p.error !== undefined)
+  return {
+    spread,
+    allKnowAllMs: times.length === ps.length ? Math.round(Math.max(...times)) : null,
+    medianMs: times.length > 0 ? Math.round(median(times)) : null,
+    boxCpuSeconds: Math.round(cpuMs / 10) / 100,
+    repairs: ps.reduce((s, p) => s + (p.repairs ?? 0), 0),
+    errors: errors.length,
+    ...(errors.length > 0 ? { firstError: errors[0].error } : {})
   }
 }
 

@@ -236,20 +236,30 @@ export function cpuTicks (pid: number): number {
   } catch { return NaN }
 }
 
+const MS_PER_TICK = 10 // USER_HZ is 100 on Linux
+
+/**
+ * CPU milliseconds (utime + stime) spent so far by `pids` together: NaN if one is
+ * gone, unless `skipGone` (then it counts 0).
+ */
+export function boxCpuMs (pids: readonly number[], opts: { skipGone?: boolean } = {}): number {
+  const ticks = pids.map(cpuTicks)
+  return (opts.skipGone === true ? ticks.filter(Number.isFinite) : ticks).reduce((a, b) => a + b, 0) * MS_PER_TICK
+}
+
 /**
  * The box's CPU spent by `pids` together while `work` runs, one figure per
  * `stepMs` as a percentage of one core (200 = both cores of this box busy).
  */
 export async function cpuTraceDuring<T> (pids: number[], work: () => Promise<T>, stepMs = 1000): Promise<{ result: T, cpuPercentPerStep: number[] }> {
-  const tickMs = 10 // USER_HZ is 100 on Linux
-  const total = (): number => pids.map(cpuTicks).filter(Number.isFinite).reduce((a, b) => a + b, 0)
+  const total = (): number => boxCpuMs(pids, { skipGone: true })
   const trace: number[] = []
   let last = total()
   let lastAt = performance.now()
   const timer = setInterval(() => {
     const now = total()
     const at = performance.now()
-    trace.push(Math.round((now - last) * tickMs / (at - lastAt) * 100))
+    trace.push(Math.round((now - last) / (at - lastAt) * 100))
     last = now
     lastAt = at
   }, stepMs)

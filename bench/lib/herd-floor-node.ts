@@ -97,20 +97,23 @@ function noteNews (): void {
   clearTimeout(repairTimer)
   repairTimer = setTimeout(() => { void ask() }, REPAIR_AFTER_MS)
 }
+/** Asks the seed for every id it knows (the join request and each repair). */
+async function askSeed (peer: PeerId): Promise<void> {
+  learn(decodeIds(await sendRequest(node, peer, JOIN_PROTOCOL, encodeIds([self]), { timeoutMs: 30_000 })))
+}
+
 async function join (addr: Multiaddr): Promise<void> {
   // As the agent's join dials (MembershipService.join): a busy seed refuses handshakes beyond its limit.
   const connection = await dialSeed(node, { multiaddr: addr }, { retries: 10, backoffMs: 200, dialTimeoutMs: 3000, budgetMs: 35_000, unreachableRetries: 2 })
   seed = connection.remotePeer
-  learn(decodeIds(await sendRequest(node, seed, JOIN_PROTOCOL, encodeIds([self]), { timeoutMs: 30_000 })))
+  await askSeed(seed)
   noteNews()
 }
 
 async function ask (): Promise<void> {
   if (seed === undefined || doneReported) return
   repairs++
-  try {
-    learn(decodeIds(await sendRequest(node, seed, JOIN_PROTOCOL, encodeIds([self]), { timeoutMs: 30_000 })))
-  } catch { /* the next repair asks again */ }
+  try { await askSeed(seed) } catch { /* the next repair asks again */ }
   noteNews()
 }
 
