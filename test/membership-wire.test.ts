@@ -30,7 +30,8 @@ const samples: MembershipMessage[] = [
       { id: ID, incarnation: 1, status: 'alive', addrs: ['/memory/a'], meta: new Uint8Array([9]) },
       { id: 'b', incarnation: 0, status: 'left', addrs: [], meta: new Uint8Array() }
     ]
-  }
+  },
+  { type: 'ack', seq: 3, sum: '0123456789abcdef' }
 ]
 
 const channelFor = (m: MembershipMessage): MembershipChannel => channelOf(m)
@@ -112,6 +113,11 @@ test('rejections carry a typed code', () => {
     ['huge declared length', () => decodeMembershipMessage(new Uint8Array([0x83, 0x01, 0x62, 0x61, 0x62, 0x9b, 0, 0, 0, 1, 0, 0, 0, 0]), 'sync'), 'malformed'],
     ['bad status', () => decodeMembershipMessage(env('push-pull', { seq: 1, join: false, reply: false, entries: [{ id: 'a', incarnation: 0, status: 'zombie', addrs: [], meta: new Uint8Array() }] }), 'sync'), 'invalid-message'],
     ['duplicate entries', () => decodeMembershipMessage(env('push-pull', { seq: 1, join: false, reply: false, entries: [samples[8].type === 'push-pull' ? samples[8].entries[0] : 0, samples[8].type === 'push-pull' ? samples[8].entries[0] : 0] }), 'sync'), 'invalid-message'],
+    ['ack sum too short', () => decodeMembershipMessage(env('ack', { seq: 1, sum: 'abc' }), 'probe'), 'invalid-message'],
+    ['ack sum upper case', () => decodeMembershipMessage(env('ack', { seq: 1, sum: '0123456789ABCDEF' }), 'probe'), 'invalid-message'],
+    ['ack sum as number', () => decodeMembershipMessage(env('ack', { seq: 1, sum: 7 }), 'probe'), 'invalid-message'],
+    ['ack sum too long', () => decodeMembershipMessage(env('ack', { seq: 1, sum: 'a'.repeat(17) }), 'probe'), 'invalid-message'],
+    ['sum on a ping', () => decodeMembershipMessage(env('ping', { seq: 1, sum: '0123456789abcdef' }), 'probe'), 'invalid-message'],
     ['join not boolean', () => decodeMembershipMessage(env('push-pull', { seq: 1, join: 1, reply: false, entries: [] }), 'sync'), 'invalid-message']
   ]
   for (const [name, fn, expected] of cases) assert.is(code(fn), expected, name)

@@ -125,6 +125,16 @@ export interface MembershipConfig {
   /** See pushPullInterval. Default 32. */
   readonly pushPullScaleThreshold: number
   /**
+   * Digest repair (digest-repair.ts): an ack carries the responder's checksum, and
+   * when it and ours have both stayed unchanged for this long yet differ, the prober
+   * push-pulls with the responder at once. It catches a member that gossip missed
+   * within a few probe rounds of the cluster going quiet, not a push-pull period
+   * later. 0 disables. Default 1000 (5 T).
+   */
+  readonly digestSettle: number
+  /** At most one digest repair per this long. Default 2000. */
+  readonly digestRepairInterval: number
+  /**
    * After join(), push-pull at each of these delays (ms after the call): the first
    * with the seed, the others with another alive neighbour. Catches up on updates
    * published while this node was not yet in the gossipsub mesh (grafting waits for
@@ -164,6 +174,8 @@ export const DEFAULT_CONFIG: Readonly<Required<Omit<MembershipConfig, 'suspicion
   probeGraceAfterAlive: 3_000,
   pushPullInterval: 15_000,
   pushPullScaleThreshold: 32,
+  digestSettle: 1_000,
+  digestRepairInterval: 2_000,
   joinFollowUps: [250, 1000, 3000],
   deadReconnectInterval: 5_000,
   deadReapTimeout: 3_600_000,
@@ -222,6 +234,8 @@ export function resolveConfig (partial: Partial<MembershipConfig> = {}): Resolve
   nonNegative('probeGraceAfterAlive', c.probeGraceAfterAlive)
   positive('pushPullInterval', c.pushPullInterval)
   positive('pushPullScaleThreshold', c.pushPullScaleThreshold, true)
+  nonNegative('digestSettle', c.digestSettle)
+  positive('digestRepairInterval', c.digestRepairInterval)
   if (!Array.isArray(c.joinFollowUps) || c.joinFollowUps.length > 16 || !c.joinFollowUps.every(d => typeof d === 'number' && Number.isFinite(d) && d >= 0)) {
     throw new ConfigError('joinFollowUps', 'must be at most 16 non-negative delays')
   }

@@ -6,6 +6,7 @@
 import { Awareness } from './awareness.js'
 import { Outbox, type Ready } from './broadcast.js'
 import { membershipChecksum } from './checksum.js'
+import { DigestRepair } from './digest-repair.js'
 import {
   lateTickSlack, pushPullPeriod, resolveConfig, suspicionConfirmationsFor, suspicionCrowdStretch, suspicionMinTimeout,
   type MembershipConfig, type ResolvedConfig
@@ -85,6 +86,7 @@ export class Membership {
   /** The push-pull brought forward by syncSoon is not to go to joinSeed. */
   private soonAvoidsSeed = false
   private cachedChecksum: string | undefined
+  private readonly digest: DigestRepair
   /** A late tick raises awareness at most once per probe period; not again before this. */
   private lateTickQuietUntil = -Infinity
 
@@ -98,6 +100,7 @@ export class Membership {
     this.linked = opts.linked
     this.id = opts.self.id
     this.awareness = new Awareness(this.cfg.awarenessMaxMultiplier)
+    this.digest = new DigestRepair({ settleMs: this.cfg.digestSettle, minIntervalMs: this.cfg.digestRepairInterval })
     this.prober = new Prober({
       id: this.id,
       cfg: this.cfg,
@@ -267,8 +270,8 @@ export class Membership {
       return
     }
     switch (msg.type) {
-      case 'ping': this.reply(from, { type: 'ack', seq: msg.seq }, reliable); break
-      case 'ack': this.onAck(from, msg.seq, now); break
+      case 'ping': this.reply(from, { type: 'ack', seq: msg.seq, sum: this.checksum() }, reliable); break
+      case 'ack': this.onAck(from, msg.seq, msg.sum, now); break
       case 'nack': this.prober.onNack(from, msg.seq); break
       case 'ping-req': this.prober.onPingReq(from, msg.seq, msg.target, msg.targetAddrs, now, reliable); break
       case 'alive': case 'suspect': case 'dead': case 'left':
@@ -450,14 +453,23 @@ export class Membership {
     return true
   }
 
-  private onAck (from: string, seq: number, now: number): void {
-    if (this.prober.onAck(from, seq)) return
+  private onAck (from: string, seq: number, sum: string | undefined, now: number): void {
+    if (this.prober.onAck(from, seq)) {
+      this.compareDigest(from, sum, now)
+      return
+    }
     const s = this.suspicions.get(from)
     if (s !== undefined && s.verifying() === seq) {
       // The suspect is up: fetch its state (holding its refutation) before our timer ends.
       s.verify(seq, now + this.awareness.scale(this.cfg.probeInterval))
       this.outbox.enqueueSend(from, this.addrsOf(from), pushPullMessage(++this.seq, false, false, this.snapshot()))
     }
+  }
+
+  /** An expected ack carried `from`'s checksum: push-pull with it when both views stood still apart (DigestRepair). */
+  private compareDigest (from: string, sum: string | undefined, now: number): void {
+    if (sum === undefined || !this.digest.observe(from, this.checksum(), sum, now)) return
+    this.outbox.enqueueSend(from, this.addrsOf(from), pushPullMessage(++this.seq, false, false, this.snapshot()))
   }
 
   // ------------------------------------------------------------- merging
@@ -545,6 +557,8 @@ export class Membership {
       if (due <= now) {
         this.table.delete(id)
         this.cachedChecksum = undefined
+        this.digest.changed(now)
+        this.digest.forget(id)
         this.outbox.enqueueEvent({ kind: 'reap', member: e, previous: e.status, at: now })
       } else {
         next = Math.min(next, due)
@@ -558,6 +572,7 @@ export class Membership {
   private setEntry (entry: MemberEntry, now: number): void {
     const before = this.table.set(entry, now)
     this.cachedChecksum = undefined
+    this.digest.changed(now)
     const kind = transitionEvent(before, entry)
     if (kind !== undefined) this.outbox.enqueueEvent({ kind, member: entry, ...(before !== undefined ? { previous: before.status } : {}), at: now })
   }

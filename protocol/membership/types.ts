@@ -26,8 +26,12 @@ export interface SelfDescription {
 
 /** Direct probe. Answered by `ack` with the same seq. */
 export interface PingMessage { readonly type: 'ping', readonly seq: number }
-/** Answer to `ping`, or to `ping-req` once the target answered the helper. */
-export interface AckMessage { readonly type: 'ack', readonly seq: number }
+/**
+ * Answer to `ping`, or to `ping-req` once the target answered the helper. A direct
+ * answer to a ping carries the responder's membership checksum (`sum`, 16 hex
+ * digits), which lets the prober notice views that stopped converging (digest-repair.ts).
+ */
+export interface AckMessage { readonly type: 'ack', readonly seq: number, readonly sum?: string }
 /** Lifeguard: a helper's answer to `ping-req` when the target did not answer in time. */
 export interface NackMessage { readonly type: 'nack', readonly seq: number }
 /** Ask the receiver to ping `target` on our behalf; `targetAddrs` lets it dial a peer it does not know yet. */

@@ -8,7 +8,7 @@
 
 import { MAX_ADDR_LENGTH, MAX_ADDRS, MAX_ID_LENGTH, MAX_MEMBERS, MAX_META_BYTES } from '../membership/limits.js'
 import type {
-  GossipMessage, MemberEntry, MembershipMessage, MembershipMessageType, MemberStatus, PushPullMessage
+  AckMessage, GossipMessage, MemberEntry, MembershipMessage, MembershipMessageType, MemberStatus, PushPullMessage
 } from '../membership/types.js'
 import { decodeEnvelope, encodeEnvelope } from './envelope.js'
 import { WireError } from './errors.js'
@@ -33,6 +33,9 @@ export const CHANNEL_LIMITS: Readonly<Record<MembershipChannel, number>> = {
 const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'dead', 'left']
 // Printable ASCII without spaces: PeerId strings (base58btc / base32) fit.
 const ID_PATTERN = /^[\x21-\x7e]+$/
+// membershipChecksum's output: 64-bit FNV-1a in hex.
+const CHECKSUM_LENGTH = 16
+const CHECKSUM_PATTERN = /^[0-9a-f]{16}$/
 
 /** The channel a message travels on (the shell routes ready().send by it). */
 export function channelOf (msg: MembershipMessage): MembershipChannel {
@@ -51,8 +54,10 @@ export function decodeMembershipMessage (bytes: Uint8Array, channel: MembershipC
   if (!CHANNEL_TYPES[channel].includes(type)) throw new WireError('unknown-type', `message type ${JSON.stringify(env.type.slice(0, 40))} not allowed on the ${channel} channel`)
   const b = env.body
   switch (type) {
-    case 'ping': case 'ack': case 'nack':
+    case 'ping': case 'nack':
       return { type, seq: readCounter(readObject(b, type, ['seq']), 'seq', type) }
+    case 'ack':
+      return readAck(b)
     case 'ping-req': {
       const o = readObject(b, type, ['seq', 'target', 'targetAddrs'])
       return { type, seq: readCounter(o, 'seq', type), target: readId(o, 'target', type), targetAddrs: readAddrs(o, 'targetAddrs', type) }
@@ -78,6 +83,15 @@ function readAddrs (o: Fields, key: string, field: string): string[] {
   const addrs = readStrings(o, key, field, MAX_ADDRS, MAX_ADDR_LENGTH)
   addrs.forEach((a, i) => { if (!a.startsWith('/')) throw new WireError('invalid-message', 'a multiaddr starts with "/"', `${field}.${key}[${i}]`) })
   return addrs
+}
+
+function readAck (b: unknown): AckMessage {
+  const o = readObject(b, 'ack', ['seq', 'sum'])
+  const seq = readCounter(o, 'seq', 'ack')
+  if (o.sum === undefined) return { type: 'ack', seq }
+  const sum = readString(o, 'sum', 'ack', CHECKSUM_LENGTH)
+  if (!CHECKSUM_PATTERN.test(sum)) throw new WireError('invalid-message', `a membership checksum is ${CHECKSUM_LENGTH} lowercase hex digits`, 'ack.sum')
+  return { type: 'ack', seq, sum }
 }
 
 function readUpdate (type: GossipMessage['type'], b: unknown): GossipMessage {
