@@ -9,14 +9,18 @@ import { MapComponent } from './map-component.js'
 import { MembershipService } from './membership/service.js'
 
 export function defaultComponents (config: AgentConfig): Component[] {
-  // The first follow-up push-pull comes at 100 ms instead of the core's 250 ms: a
-  // joiner that the seed's gossip of a concurrent joiner missed (its subscription
-  // was not yet known) catches up sooner; one extra push-pull per join is cheap.
+  // No follow-up push-pulls after a join (the core's default is three): the seed
+  // copies each publish to every connection gossipsub skipped, and every joiner
+  // push-pulls with another member once its join wave ends
+  // (MembershipService.syncAfterWave). In a 50-agent herd the four follow-ups the
+  // agent ran were three of every four push-pulls, and while a joiner holds only its
+  // seed's connection, the later ones dialled other members: herds of ~6.5 s instead
+  // of ~4 s (docs/benchmarks.md § N = 50, "The star during the wave").
   const probe = config.probeIntervalMs
   const membership = new MembershipService({
     datagrams: config.probeUdp,
     core: {
-      joinFollowUps: [100, 300, 1000, 3000],
+      joinFollowUps: [],
       ...(probe !== undefined ? { probeInterval: probe, probeTimeout: Math.floor(probe / 2) } : {}),
       ...(config.probeObservers !== undefined ? { probeObservers: config.probeObservers } : {}),
       // A dead member must stay in the view until the map has dropped its devices:

@@ -244,18 +244,22 @@ test('JoinWave: holds from a join after a quiet spell while joins come less than
   }
 })
 
-test('JoinWave: active while joins come less than quietMs apart, for at most maxMs from the first', () => {
-  const wave = new JoinWave({ quietMs: 2000, maxMs: 10_000, hold: 2, rampMs: 1000, firstStepMs: 700 })
-  assert.is(wave.active(0), false, 'no join yet')
+test('JoinWave: settling from a join until the ramp after the wave allows n connections (the wave itself at most maxMs)', () => {
+  const wave = new JoinWave({ quietMs: 2000, maxMs: 10_000, hold: 0, rampMs: 1000, firstStepMs: 700 })
+  assert.is(wave.settling(0, 3), false, 'no join yet')
   wave.note(1000)
-  assert.is(wave.active(1000), true)
-  assert.is(wave.active(2999), true)
-  assert.is(wave.active(3000), false, 'quiet for quietMs (the first step\'s phase does not prolong it)')
+  assert.is(wave.dialCap(1000), 0, 'hold 0: no dial while the wave lasts')
+  assert.is(wave.settling(1000, 3), true)
+  assert.is(wave.settling(3699, 3), true, 'quiet since 3000, but the first step comes at 3700')
+  assert.is(wave.dialCap(3700), 1)
+  assert.is(wave.settling(5699, 3), true)
+  assert.is(wave.settling(5700, 3), false, 'the third connection allowed')
+  assert.is(wave.settling(4700, 2), false, 'a smaller n ends sooner')
   for (let t = 20_000; t <= 40_000; t += 1000) wave.note(t)
-  assert.is(wave.active(29_999), true)
-  assert.is(wave.active(30_000), false, 'maxMs after it began, though joins still come')
+  assert.is(wave.settling(32_699, 3), true)
+  assert.is(wave.settling(32_700, 3), false, 'maxMs after it began, though joins still come')
   wave.note(50_000)
-  assert.is(wave.active(50_001), true, 'a join after a quiet spell starts a new one')
+  assert.is(wave.settling(50_001, 3), true, 'a join after a quiet spell starts a new one')
 })
 
 test('JoinWave: firstStepMs puts the first extra connection (and so the wave-end push-pull) that long after the wave, then one per rampMs', () => {

@@ -74,12 +74,22 @@ const LEAVE_MAX_WAIT_MS = 2000
 const JOIN_REPLY_TIMEOUT_MS = 20_000
 /**
  * A join wave (JoinWave): joins less than 2 s apart, for at most 20 s; meanwhile
- * the sampler dials up to 2 connections only, then one more every ~2 s (jittered
- * per node).
+ * the sampler dials nothing (a joiner keeps its seed's connection only), then one
+ * more connection every ~2 s (jittered per node). With two connections held, the
+ * joiners' own handshakes and the push-pulls and mesh relays over them were half of
+ * a 50-agent herd's CPU: 6.5–7.5 s against ~4 s with none (docs/benchmarks.md §
+ * N = 50, "The star during the wave").
  */
-const JOIN_WAVE = { quietMs: 2000, maxMs: 20_000, hold: 2, rampMs: 2000 }
-/** Probe patience while a join wave lasts: intervals and timeouts × 2 (Membership.probePatience). */
+const JOIN_WAVE = { quietMs: 2000, maxMs: 20_000, hold: 0, rampMs: 2000 }
+/** Probe patience while a join wave settles: intervals and timeouts × 2 (Membership.probePatience). */
 const WAVE_PROBE_PATIENCE = 1
+/**
+ * Patience lasts until the ramp allows this many connections, ~4–6.5 s after the
+ * wave: when it ended together with the wave, every node's first dials, its
+ * wave-end push-pull and its probes at full rate came in the same seconds, and
+ * live members were suspected by most of the cluster and some declared failed.
+ */
+const PATIENCE_UNTIL_CONNECTIONS = 3
 /** How long a member just learned is left undialled by the sampler (at most half of probeGraceAfterAlive; RecentMembers). */
 const SAMPLE_HOLD_OFF_MS = 400
 // `agent join` keeps dialling a seed for up to 35 s (then up to 20 s for its answer:
@@ -669,17 +679,16 @@ export class MembershipService implements Component, MembershipPort {
     return seedId
   }
 
-  /** Probes wait twice as long while a join wave lasts (Membership.probePatience; setting it again is a no-op). */
+  /** Probes wait twice as long while a join wave settles (Membership.probePatience; setting it again is a no-op). */
   private notePatience (): void {
-    this.core?.probePatience(this.joinWave.active(this.now()) ? WAVE_PROBE_PATIENCE : 0)
+    this.core?.probePatience(this.joinWave.settling(this.now(), PATIENCE_UNTIL_CONNECTIONS) ? WAVE_PROBE_PATIENCE : 0)
   }
 
   /**
-   * A node that joined in a wave does one more push-pull (with a connected member)
-   * once the wave is over. While the wave lasts every node keeps two connections,
-   * and an update not published by the seed (a refutation) can take many seconds to
-   * reach everyone through so sparse a mesh; the follow-ups after a join are over
-   * by then. Only joiners do it, so one join into a quiet cluster of many costs one
+   * A node that joined in a wave does one more push-pull (with a member other than
+   * its seed) once the wave is over. While the wave lasts a joiner keeps its seed's
+   * connection only, and an update not published by the seed (a refutation) may
+   * reach few through the seed's mesh; the agent runs no follow-ups after a join. Only joiners do it, so one join into a quiet cluster of many costs one
    * push-pull, not one per member.
    */
   private syncAfterWave (): void {

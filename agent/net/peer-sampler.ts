@@ -170,14 +170,17 @@ export class JoinWave {
     this.lastAt = now
   }
 
-  /** Whether a wave lasts at `now`: joins still coming less than quietMs apart, for at most maxMs. */
-  active (now: number): boolean {
-    return this.startedAt !== undefined && now < this.end(this.startedAt)
-  }
-
   /** When the wave that began at `startedAt` ends: quietMs after its last join, at most maxMs after its first. */
   private end (startedAt: number): number {
     return Math.min(this.lastAt + this.opts.quietMs, startedAt + this.opts.maxMs)
+  }
+
+  /**
+   * Whether the wave, or the start of the ramp after it, lasts at `now`: the dial
+   * cap is still below `connections`. False before any join.
+   */
+  settling (now: number, connections: number): boolean {
+    return this.dialCap(now) < connections
   }
 
   /**
