@@ -18,6 +18,7 @@ test('a difference counts once both sides stood still for settleMs, then at most
   assert.is(d.observe('p', A, B, 1600), false, 'the next one must stand still again')
   assert.is(d.observe('p', A, B, 2700), false, 'stood still, but within minIntervalMs of the last repair')
   assert.is(d.observe('p', A, B, 3500), true)
+  assert.is(d.repairs, 2)
 })
 
 test('our own change, the peer\'s change or agreement start the wait again', () => {
@@ -103,6 +104,7 @@ test('a member that missed an update is repaired by its observer\'s probe, witho
   assert.is(b.get('c')?.incarnation, 0, 'b learned c from the push-pull')
   // The digest repair may also run the other way (b probing a); neither runs more than once.
   assert.ok(pushPulls.length <= 1, `one repair, not ${pushPulls.length}`)
+  assert.is(a.digestRepairs(), 1, 'counted')
 })
 
 test('no repair while the views still move, and none when disabled', () => {
@@ -118,6 +120,7 @@ test('no repair while the views still move, and none when disabled', () => {
     pushPulls += exchange(moving, b, t, t + 499).length
   }
   assert.is(pushPulls, 0)
+  assert.is(moving.digestRepairs(), 0)
   const off = core('a', { digestSettle: 0 })
   const b2 = core('b', { digestSettle: 0 })
   for (const m of [off, b2]) m.ready()

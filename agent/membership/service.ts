@@ -396,6 +396,7 @@ export class MembershipService implements Component, MembershipPort {
     const t = this.transport?.stats
     return {
       awareness: core?.awarenessScore(),
+      digestRepairs: core?.digestRepairs(),
       left: core?.hasLeft(),
       connections: this.node?.getConnections().length,
       connectionsOpened: { ...this.opened },

@@ -177,22 +177,25 @@ export class AgentCluster {
 
   /**
    * Membership messages sent so far by all live agents together: by channel
-   * (gossip publishes, probe-channel and sync sends) and by type (ping, ack, alive, …).
+   * (gossip publishes, probe-channel and sync sends) and by type (ping, ack, alive, …),
+   * and the push-pulls among them that digest repair started.
    */
-  async messagesSent (): Promise<{ byChannel: Record<string, number>, byType: Record<string, number> }> {
+  async messagesSent (): Promise<{ byChannel: Record<string, number>, byType: Record<string, number>, digestRepairs: number }> {
     const byChannel: Record<string, number> = {}
     const byType: Record<string, number> = {}
+    let digestRepairs = 0
     const add = (into: Record<string, number>, from: Record<string, number> | undefined): void => {
       for (const [k, v] of Object.entries(from ?? {})) into[k] = (into[k] ?? 0) + v
     }
     await Promise.all(this.liveAgents().map(async a => {
       try {
-        const s = await callAgent(a.socket, 'status', {}, { timeoutMs: 5000 }) as { membership?: { sent?: Record<string, number>, sentByType?: Record<string, number> } }
+        const s = await callAgent(a.socket, 'status', {}, { timeoutMs: 5000 }) as { membership?: { sent?: Record<string, number>, sentByType?: Record<string, number>, digestRepairs?: number } }
         add(byChannel, s.membership?.sent)
         add(byType, s.membership?.sentByType)
+        digestRepairs += s.membership?.digestRepairs ?? 0
       } catch { /* an agent that does not answer is left out */ }
     }))
-    return { byChannel, byType }
+    return { byChannel, byType, digestRepairs }
   }
 
   async stop (): Promise<void> {

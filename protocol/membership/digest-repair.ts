@@ -26,10 +26,14 @@ export class DigestRepair {
   /** When our own view last changed. */
   private changedAt = -Infinity
   private lastRepairAt = -Infinity
+  private count = 0
   /** Per peer: the checksum it last reported that differed from ours, and since when it reports it. */
   private readonly differing = new Map<string, { sum: string, since: number }>()
 
   constructor (private readonly opts: DigestRepairOptions) {}
+
+  /** Repairs called for so far. */
+  get repairs (): number { return this.count }
 
   /** Our view changed at `now` (a member added, updated or reaped). */
   changed (now: number): void { this.changedAt = now }
@@ -56,6 +60,7 @@ export class DigestRepair {
     }
     if (now - seen.since < settleMs || now - this.changedAt < settleMs || now - this.lastRepairAt < minIntervalMs) return false
     this.lastRepairAt = now
+    this.count++
     // The next difference from this peer has to stand still for settleMs again.
     this.differing.delete(peer)
     return true

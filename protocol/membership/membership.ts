@@ -130,6 +130,9 @@ export class Membership {
 
   awarenessScore (): number { return this.awareness.score() }
 
+  /** Push-pulls started by digest repair so far (see MembershipConfig.digestSettle). */
+  digestRepairs (): number { return this.digest.repairs }
+
   get (id: string): MemberEntry | undefined { return this.table.get(id) }
 
   /** All known members (including self, dead and left until reaped), sorted by id. */
