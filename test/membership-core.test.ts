@@ -591,6 +591,33 @@ test('reap: dead and left members are forgotten after their timeouts', () => {
   assert.equal(a.members().map(m => m.id), ['a'])
 })
 
+test('reap: a peer that has not reaped a member yet cannot bring it back; a newer incarnation can', () => {
+  const a = core('a', { config: { deadReapTimeout: 10_000, leftReapTimeout: 10_000 } })
+  for (const id of ['b', 'c', 'd']) a.receive(id, alive(id), 0)
+  a.receive('b', { type: 'dead', id: 'b', incarnation: 0, from: 'c' }, 1000)
+  a.receive('c', { type: 'left', id: 'c', incarnation: 0, from: 'c' }, 1000)
+  a.ready()
+  runTo(a, 1000, 12_000)
+  assert.is(a.get('b'), undefined)
+  // d reaps later (it heard the verdicts later): its push-pull still holds both.
+  const stillHeld = [
+    { id: 'b', incarnation: 0, status: 'dead' as const, addrs: [], meta: new Uint8Array() },
+    { id: 'c', incarnation: 0, status: 'left' as const, addrs: [], meta: new Uint8Array() },
+    { id: 'd', incarnation: 0, status: 'alive' as const, addrs: ['/memory/d'], meta: new Uint8Array([2]) }
+  ]
+  a.receive('d', { type: 'push-pull', seq: 1, join: false, reply: false, entries: stillHeld }, 12_500)
+  a.receive('d', { type: 'dead', id: 'b', incarnation: 0, from: 'd' }, 12_600)
+  a.receive('d', alive('c', 0), 12_700)
+  assert.is(a.get('b'), undefined, 'the dead entry stays reaped')
+  assert.is(a.get('c'), undefined, 'the left entry stays reaped, and its old alive too')
+  // b restarted: a higher incarnation is news.
+  a.receive('b', alive('b', 1), 13_000)
+  assert.is(a.get('b')?.status, 'alive')
+  // Remembered for one more reap period only.
+  a.receive('d', { type: 'push-pull', seq: 2, join: false, reply: false, entries: stillHeld }, 11_000 + 10_000)
+  assert.is(a.get('c')?.status, 'left')
+})
+
 test('updateSelf: a meta change raises the incarnation and is published; bad input is refused', () => {
   const a = core('a')
   a.ready()

@@ -7,6 +7,7 @@ import { Awareness } from './awareness.js'
 import { Outbox, type Ready } from './broadcast.js'
 import { membershipChecksum } from './checksum.js'
 import { DigestRepair } from './digest-repair.js'
+import { ReapedMembers } from './reaped.js'
 import {
   lateTickSlack, pushPullPeriod, resolveConfig, suspicionConfirmationsFor, suspicionCrowdStretch, suspicionMinTimeout,
   type MembershipConfig, type ResolvedConfig
@@ -87,6 +88,8 @@ export class Membership {
   private soonAvoidsSeed = false
   private cachedChecksum: string | undefined
   private readonly digest: DigestRepair
+  /** Members reaped lately: a peer that has not reaped them yet cannot bring them back. */
+  private readonly reaped = new ReapedMembers()
   /** A late tick raises awareness at most once per probe period; not again before this. */
   private lateTickQuietUntil = -Infinity
 
@@ -494,6 +497,7 @@ export class Membership {
       return
     }
     const current = this.table.get(claim.id)
+    if (current === undefined && this.reaped.stale(claim.id, claim, now)) return
     if (current !== undefined && !supersedes(claim, current)) {
       if (claim.status === 'suspect' && current.status === 'suspect' && claim.incarnation === current.incarnation) {
         const s = this.suspicions.get(claim.id)
@@ -559,6 +563,7 @@ export class Membership {
       const due = since + (e.status === 'dead' ? this.cfg.deadReapTimeout : this.cfg.leftReapTimeout)
       if (due <= now) {
         this.table.delete(id)
+        this.reaped.add(id, e, now, e.status === 'dead' ? this.cfg.deadReapTimeout : this.cfg.leftReapTimeout)
         this.cachedChecksum = undefined
         this.digest.changed(now)
         this.digest.forget(id)
