@@ -490,7 +490,7 @@ test('answers go back the way the request came: over the reliable channel for a 
     const expect = (s: Outgoing): void => { assert.is(s.reliable === true, reliable, `${s.msg.type} reliable=${String(reliable)}`) }
     h.receive('a', { type: 'ping', seq: 1 }, 0, via)
     let r = h.ready()
-    assert.equal(r.send.map(s => [s.to, s.msg]), [['a', { type: 'ack', seq: 1, sum: h.checksum() }]])
+    assert.equal(r.send.map(s => [s.to, s.msg]), [['a', { type: 'ack', seq: 1, sum: h.liveDigest() }]])
     expect(r.send[0])
     // A relayed ack, and the ping to the target is a new request of ours, sent the usual way.
     h.receive('a', { type: 'ping-req', seq: 2, target: 'x', targetAddrs: ['/memory/x'] }, 0, via)

@@ -2,7 +2,7 @@
 // the responder's stood still apart push-pulls with it (protocol/membership/digest-repair.ts).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createMembership, type GossipMessage, type Membership, type MembershipConfig, type Outgoing } from '../protocol/membership/index.js'
+import { createMembership, liveDigest, membershipChecksum, type GossipMessage, type MemberEntry, type Membership, type MembershipConfig, type Outgoing } from '../protocol/membership/index.js'
 import { DigestRepair } from '../protocol/membership/digest-repair.js'
 import { createPrng } from './sim/prng.js'
 
@@ -49,6 +49,20 @@ test('settleMs 0 disables it; peers are told apart', () => {
   assert.is(d.observe('r', A, B, 500), false, 'forgotten')
 })
 
+test('the live digest covers alive and suspect members with their incarnations, not dead or left ones', () => {
+  const entry = (id: string, incarnation: number, status: MemberEntry['status']): MemberEntry => ({ id, incarnation, status, addrs: [], meta: new Uint8Array() })
+  const base = [entry('a', 1, 'alive'), entry('b', 0, 'alive')]
+  const d = liveDigest(base)
+  assert.match(d, /^[0-9a-f]{16}$/)
+  assert.is(liveDigest([...base].reverse()), d, 'order does not matter')
+  assert.is(liveDigest([entry('a', 1, 'alive'), entry('b', 0, 'suspect')]), d, 'a suspicion is for probes to settle')
+  assert.is(liveDigest([...base, entry('x', 3, 'dead'), entry('y', 0, 'left')]), d, 'dead and left entries are reaped at different times')
+  assert.is.not(liveDigest([entry('a', 2, 'alive'), entry('b', 0, 'alive')]), d, 'an incarnation')
+  assert.is.not(liveDigest([entry('a', 1, 'alive')]), d, 'a missing member')
+  assert.is.not(liveDigest([entry('a', 1, 'alive'), entry('b', 0, 'dead')]), d, 'a member dead here, alive there')
+  assert.is.not(membershipChecksum([...base, entry('x', 3, 'dead')]), membershipChecksum(base), 'the convergence checksum still counts them')
+})
+
 function core (id: string, config: Partial<MembershipConfig> = {}): Membership {
   return createMembership({
     self: { id, addrs: [`/memory/${id}`], meta: new Uint8Array([1]) },
@@ -63,25 +77,24 @@ function alive (id: string, incarnation = 0): GossipMessage {
 }
 
 /**
- * Runs `a` and `b` against each other until `until`: every message between them is
- * delivered at once, and messages to anyone else are dropped (the members other than
- * a and b exist only in views). Returns the push-pulls a sent to b.
+ * Runs the cores against each other until `until`: every message between them is
+ * delivered at once, and messages to anyone else are dropped. Returns the
+ * push-pull requests sent, as [from, to].
  */
-function exchange (a: Membership, b: Membership, from: number, until: number): Outgoing[] {
-  const pushPulls: Outgoing[] = []
-  const nodes = new Map([[a.id, a], [b.id, b]])
+function exchange (cores: Membership[], from: number, until: number): Array<[string, string]> {
+  const pushPulls: Array<[string, string]> = []
+  const nodes = new Map(cores.map(m => [m.id, m]))
   let now = from
   for (let i = 0; i < 10_000; i++) {
-    const next = Math.min(a.nextDeadline(), b.nextDeadline())
+    const next = Math.min(...cores.map(m => m.nextDeadline()))
     if (next > until) break
     now = Math.max(now, next)
-    a.tick(now)
-    b.tick(now)
-    // Deliver until both are quiet: answers come back within the same instant.
-    for (let round = 0; round < 20 && (a.hasReady() || b.hasReady()); round++) {
+    for (const m of cores) m.tick(now)
+    // Deliver until all are quiet: answers come back within the same instant.
+    for (let round = 0; round < 20 && cores.some(m => m.hasReady()); round++) {
       for (const [id, m] of nodes) {
         for (const s of m.ready().send) {
-          if (id === a.id && s.to === b.id && s.msg.type === 'push-pull' && !s.msg.reply) pushPulls.push(s)
+          if (s.msg.type === 'push-pull' && !s.msg.reply) pushPulls.push([id, s.to])
           nodes.get(s.to)?.receive(id, s.msg, now)
         }
       }
@@ -90,21 +103,27 @@ function exchange (a: Membership, b: Membership, from: number, until: number): O
   return pushPulls
 }
 
-test('a member that missed an update is repaired by its observer\'s probe, without waiting for anti-entropy', () => {
-  const a = core('a')
-  const b = core('b')
-  for (const m of [a, b]) m.ready()
-  a.receive('b', alive('b'), 0)
-  b.receive('a', alive('a'), 0)
-  // Only a heard of c (b missed the gossip); c itself never answers here.
-  a.receive('c', alive('c'), 0)
+function knows (m: Membership, ...ids: string[]): void {
+  m.ready()
+  for (const id of ids) if (id !== m.id) m.receive(id, alive(id), 0)
+}
+
+test('members that missed updates are repaired by probes, without waiting for anti-entropy', () => {
+  // a heard of everyone; b missed c's alive and c missed b's (gossip lost for good).
+  const [a, b, c] = ['a', 'b', 'c'].map(id => core(id))
+  knows(a, 'b', 'c')
+  knows(b, 'a')
+  knows(c, 'a')
   assert.is.not(a.checksum(), b.checksum())
-  const pushPulls = exchange(a, b, 0, 5000)
-  assert.ok(pushPulls.length >= 1, 'a push-pulled with b')
-  assert.is(b.get('c')?.incarnation, 0, 'b learned c from the push-pull')
-  // The digest repair may also run the other way (b probing a); neither runs more than once.
-  assert.ok(pushPulls.length <= 1, `one repair, not ${pushPulls.length}`)
-  assert.is(a.digestRepairs(), 1, 'counted')
+  const pushPulls = exchange([a, b, c], 0, 6000)
+  assert.is(b.get('c')?.status, 'alive', 'b learned c')
+  assert.is(c.get('b')?.status, 'alive', 'c learned b')
+  assert.is(a.checksum(), b.checksum())
+  assert.is(a.checksum(), c.checksum())
+  // Only digest repair push-pulled (the periodic one is 10 minutes away), once per straggler or so.
+  const repairs = a.digestRepairs() + b.digestRepairs() + c.digestRepairs()
+  assert.is(pushPulls.length, repairs)
+  assert.ok(repairs >= 2 && repairs <= 4, `${repairs} repairs`)
 })
 
 test('no repair while the views still move, and none when disabled', () => {
@@ -117,7 +136,7 @@ test('no repair while the views still move, and none when disabled', () => {
   // A new member every 500 ms keeps a's view from standing still for 1 s.
   for (let t = 0; t < 5000; t += 500) {
     moving.receive(`n${t}`, alive(`n${t}`), t)
-    pushPulls += exchange(moving, b, t, t + 499).length
+    pushPulls += exchange([moving, b], t, t + 499).length
   }
   assert.is(pushPulls, 0)
   assert.is(moving.digestRepairs(), 0)
@@ -127,7 +146,9 @@ test('no repair while the views still move, and none when disabled', () => {
   off.receive('b', alive('b'), 0)
   b2.receive('a', alive('a'), 0)
   off.receive('c', alive('c'), 0)
-  assert.is(exchange(off, b2, 0, 5000).length, 0)
+  const c2 = core('c', { digestSettle: 0 })
+  knows(c2, 'a')
+  assert.is(exchange([off, b2, c2], 0, 5000).length, 0)
   assert.is(b2.get('c'), undefined)
 })
 

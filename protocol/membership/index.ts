@@ -13,7 +13,7 @@ export {
   type MembershipConfig, type ResolvedConfig
 } from './config.js'
 export { MembershipError, type MembershipErrorCode } from './errors.js'
-export { membershipChecksum } from './checksum.js'
+export { liveDigest, membershipChecksum } from './checksum.js'
 export { suspicionTimeout } from './suspicion.js'
 export * from './limits.js'
 export * from './types.js'

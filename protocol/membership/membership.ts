@@ -5,7 +5,7 @@
 
 import { Awareness } from './awareness.js'
 import { Outbox, type Ready } from './broadcast.js'
-import { membershipChecksum } from './checksum.js'
+import { liveDigest, membershipChecksum } from './checksum.js'
 import { DigestRepair } from './digest-repair.js'
 import { ReapedMembers } from './reaped.js'
 import {
@@ -59,6 +59,11 @@ interface IncomingClaim {
 
 const LOCAL: Origin = { kind: 'local' }
 const GOSSIP: Origin = { kind: 'gossip' }
+/** What a member contributes to the live digest: its incarnation while alive or suspect. */
+function liveIncarnation (e: MemberEntry | undefined): number | undefined {
+  return e !== undefined && (e.status === 'alive' || e.status === 'suspect') ? e.incarnation : undefined
+}
+
 /** Our own decision that we do not publish (a suspicion expiring at a non-accuser). */
 const QUIET: Origin = { kind: 'quiet' }
 
@@ -87,7 +92,8 @@ export class Membership {
   /** The push-pull brought forward by syncSoon is not to go to joinSeed. */
   private soonAvoidsSeed = false
   private cachedChecksum: string | undefined
-  private readonly digest: DigestRepair
+  private cachedDigest: string | undefined
+  private readonly repair: DigestRepair
   /** Members reaped lately: a peer that has not reaped them yet cannot bring them back. */
   private readonly reaped = new ReapedMembers()
   /** A late tick raises awareness at most once per probe period; not again before this. */
@@ -103,7 +109,7 @@ export class Membership {
     this.linked = opts.linked
     this.id = opts.self.id
     this.awareness = new Awareness(this.cfg.awarenessMaxMultiplier)
-    this.digest = new DigestRepair({ settleMs: this.cfg.digestSettle, minIntervalMs: this.cfg.digestRepairInterval })
+    this.repair = new DigestRepair({ settleMs: this.cfg.digestSettle, minIntervalMs: this.cfg.digestRepairInterval })
     this.prober = new Prober({
       id: this.id,
       cfg: this.cfg,
@@ -134,7 +140,7 @@ export class Membership {
   awarenessScore (): number { return this.awareness.score() }
 
   /** Push-pulls started by digest repair so far (see MembershipConfig.digestSettle). */
-  digestRepairs (): number { return this.digest.repairs }
+  digestRepairs (): number { return this.repair.repairs }
 
   get (id: string): MemberEntry | undefined { return this.table.get(id) }
 
@@ -148,6 +154,12 @@ export class Membership {
   checksum (): string {
     this.cachedChecksum ??= membershipChecksum(this.table.values())
     return this.cachedChecksum
+  }
+
+  /** The digest of the live members that acks carry (checksum.ts liveDigest; digest repair). */
+  liveDigest (): string {
+    this.cachedDigest ??= liveDigest(this.table.values())
+    return this.cachedDigest
   }
 
   /** Up to `count` random alive members other than us (for the shell's peer sampling: whom to keep connections to). */
@@ -276,7 +288,7 @@ export class Membership {
       return
     }
     switch (msg.type) {
-      case 'ping': this.reply(from, { type: 'ack', seq: msg.seq, sum: this.checksum() }, reliable); break
+      case 'ping': this.reply(from, { type: 'ack', seq: msg.seq, sum: this.liveDigest() }, reliable); break
       case 'ack': this.onAck(from, msg.seq, msg.sum, now); break
       case 'nack': this.prober.onNack(from, msg.seq); break
       case 'ping-req': this.prober.onPingReq(from, msg.seq, msg.target, msg.targetAddrs, now, reliable); break
@@ -474,7 +486,7 @@ export class Membership {
 
   /** An expected ack carried `from`'s checksum: push-pull with it when both views stood still apart (DigestRepair). */
   private compareDigest (from: string, sum: string | undefined, now: number): void {
-    if (sum === undefined || !this.digest.observe(from, this.checksum(), sum, now)) return
+    if (sum === undefined || !this.repair.observe(from, this.liveDigest(), sum, now)) return
     this.outbox.enqueueSend(from, this.addrsOf(from), pushPullMessage(++this.seq, false, false, this.snapshot()))
   }
 
@@ -565,8 +577,7 @@ export class Membership {
         this.table.delete(id)
         this.reaped.add(id, e, now, e.status === 'dead' ? this.cfg.deadReapTimeout : this.cfg.leftReapTimeout)
         this.cachedChecksum = undefined
-        this.digest.changed(now)
-        this.digest.forget(id)
+        this.repair.forget(id)
         this.outbox.enqueueEvent({ kind: 'reap', member: e, previous: e.status, at: now })
       } else {
         next = Math.min(next, due)
@@ -580,7 +591,10 @@ export class Membership {
   private setEntry (entry: MemberEntry, now: number): void {
     const before = this.table.set(entry, now)
     this.cachedChecksum = undefined
-    this.digest.changed(now)
+    if (liveIncarnation(before) !== liveIncarnation(entry)) {
+      this.cachedDigest = undefined
+      this.repair.changed(now)
+    }
     const kind = transitionEvent(before, entry)
     if (kind !== undefined) this.outbox.enqueueEvent({ kind, member: entry, ...(before !== undefined ? { previous: before.status } : {}), at: now })
   }
