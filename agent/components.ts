@@ -10,9 +10,9 @@ import { MembershipService } from './membership/service.js'
 
 export function defaultComponents (config: AgentConfig): Component[] {
   // No follow-up push-pulls after a join (the core's default is three): the seed
-  // copies each publish to every connection gossipsub skipped, and every joiner
+  // copies each publish to every connection gossipsub skipped, every joiner
   // push-pulls with another member once its join wave ends
-  // (MembershipService.syncAfterWave). In a 50-agent herd the four follow-ups the
+  // (MembershipService.syncAfterWave), and digest repair catches what both missed. In a 50-agent herd the four follow-ups the
   // agent ran were three of every four push-pulls, and while a joiner holds only its
   // seed's connection, the later ones dialled other members: herds of ~6.5 s instead
   // of ~4 s (docs/benchmarks.md § N = 50, "The star during the wave").

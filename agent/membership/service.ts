@@ -689,7 +689,9 @@ export class MembershipService implements Component, MembershipPort {
    * A node that joined in a wave does one more push-pull (with a member other than
    * its seed) once the wave is over. While the wave lasts a joiner keeps its seed's
    * connection only, and an update not published by the seed (a refutation) may
-   * reach few through the seed's mesh; the agent runs no follow-ups after a join. Only joiners do it, so one join into a quiet cluster of many costs one
+   * reach few through the seed's mesh; the agent runs no follow-ups after a join.
+   * What this misses, digest repair in the core finds once the views stand still.
+   * Only joiners do it, so one join into a quiet cluster of many costs one
    * push-pull, not one per member.
    */
   private syncAfterWave (): void {

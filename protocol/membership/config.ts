@@ -125,9 +125,9 @@ export interface MembershipConfig {
   /** See pushPullInterval. Default 32. */
   readonly pushPullScaleThreshold: number
   /**
-   * Digest repair (digest-repair.ts): an ack carries the responder's checksum, and
-   * when it and ours have both stayed unchanged for this long yet differ, the prober
-   * push-pulls with the responder at once. It catches a member that gossip missed
+   * Digest repair (digest-repair.ts): an ack carries the responder's live digest
+   * (checksum.ts), and when it and ours have both stayed unchanged for this long yet
+   * differ, the prober push-pulls with the responder at once. It catches a member that gossip missed
    * within a few probe rounds of the cluster going quiet, not a push-pull period
    * later. 0 disables. Default 1000 (5 T).
    */

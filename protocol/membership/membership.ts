@@ -59,13 +59,13 @@ interface IncomingClaim {
 
 const LOCAL: Origin = { kind: 'local' }
 const GOSSIP: Origin = { kind: 'gossip' }
+/** Our own decision that we do not publish (a suspicion expiring at a non-accuser). */
+const QUIET: Origin = { kind: 'quiet' }
+
 /** What a member contributes to the live digest: its incarnation while alive or suspect. */
 function liveIncarnation (e: MemberEntry | undefined): number | undefined {
   return e !== undefined && (e.status === 'alive' || e.status === 'suspect') ? e.incarnation : undefined
 }
-
-/** Our own decision that we do not publish (a suspicion expiring at a non-accuser). */
-const QUIET: Origin = { kind: 'quiet' }
 
 export class Membership {
   readonly id: string
@@ -484,7 +484,7 @@ export class Membership {
     }
   }
 
-  /** An expected ack carried `from`'s checksum: push-pull with it when both views stood still apart (DigestRepair). */
+  /** An expected ack carried `from`'s live digest: push-pull with it when both stood still apart (DigestRepair). */
   private compareDigest (from: string, sum: string | undefined, now: number): void {
     if (sum === undefined || !this.repair.observe(from, this.liveDigest(), sum, now)) return
     this.outbox.enqueueSend(from, this.addrsOf(from), pushPullMessage(++this.seq, false, false, this.snapshot()))
