@@ -45,10 +45,14 @@ function runOne (n: number): Record<string, unknown> {
   const joinedAt = sim.now
   const joinMs = sim.runUntil(() => sim.allSeeAllAlive(), 30_000, 10)
   const checksumMs = sim.runUntil(() => sim.checksumsAgree(), 30_000, 50)
+  // Push-pulls started by digest repair, over all nodes (restarted cores start at 0).
+  const digestRepairs = (): number => [...sim.nodes.values()].reduce((sum, node) => sum + node.core.digestRepairs(), 0)
+  const repairsAfterJoin = digestRepairs()
 
   // Steady state load over 10 s.
   sim.run(5000)
   const before = { ...sim.stats, byType: { ...sim.stats.byType } }
+  const repairsBeforeSteady = digestRepairs()
   const steadyMs = 10_000
   sim.run(steadyMs)
   const perNodePerSec = (x: number, y: number): number => Number(((x - y) / n / (steadyMs / 1000)).toFixed(2))
@@ -56,7 +60,8 @@ function runOne (n: number): Record<string, unknown> {
     directMsgsPerNodePerSec: perNodePerSec(sim.stats.direct, before.direct),
     gossipPublishesPerSec: (sim.stats.gossipPublished - before.gossipPublished) / (steadyMs / 1000),
     gossipDeliveriesPerNodePerSec: perNodePerSec(sim.stats.gossipDelivered, before.gossipDelivered),
-    messagesByType: Object.fromEntries(Object.entries(sim.stats.byType).map(([k, v]) => [k, v - (before.byType[k] ?? 0)]))
+    messagesByType: Object.fromEntries(Object.entries(sim.stats.byType).map(([k, v]) => [k, v - (before.byType[k] ?? 0)])),
+    digestRepairs: digestRepairs() - repairsBeforeSteady
   }
 
   // Lossy phase: 5 % of direct messages dropped for 30 s; every failure verdict is false.
@@ -66,10 +71,12 @@ function runOne (n: number): Record<string, unknown> {
     if (e.kind === 'fail') failVerdicts++
     if (e.kind === 'suspect') suspectEvents++
   }
+  const repairsBeforeLoss = digestRepairs()
   sim.net.loss = 0.05
   sim.run(30_000)
   sim.net.loss = 0
-  const lossy = { failVerdicts, suspectEvents, reconvergedMs: sim.runUntil(() => sim.allSeeAllAlive(), 30_000, 50) }
+  const lossy = { failVerdicts, suspectEvents, reconvergedMs: sim.runUntil(() => sim.allSeeAllAlive(), 30_000, 50), digestRepairs: digestRepairs() - repairsBeforeLoss }
+  const repairsBeforeKills = digestRepairs()
 
   // Kill nodes one after another; every survivor must mark each dead.
   const kills = []
@@ -104,6 +111,7 @@ function runOne (n: number): Record<string, unknown> {
     steady,
     suspicionMinMs: Math.round(suspicionMinTimeout(cfg, n)),
     kills,
+    digestRepairs: { join: repairsAfterJoin, kills: digestRepairs() - repairsBeforeKills },
     lossy,
     pushPullPeriodMs: pushPullPeriod(cfg, n),
     wallMs: Math.round(performance.now() - started)

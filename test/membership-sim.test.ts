@@ -44,6 +44,18 @@ test('50 concurrent joins while gossipsub takes up to 1 s to graft each joiner: 
   assert.is(without.runUntil(() => without.allSeeAllAlive(), 3000), undefined, 'without follow-ups it takes a push-pull period')
 })
 
+test('the agent\'s settings (no follow-ups) with 20 % gossip loss: digest repair finds the stragglers, the periodic push-pull alone does not in time', () => {
+  const net = { meshDelay: 1000, gossipJitter: 100, gossipLoss: 0.2 }
+  const sim = cluster(50, 10, { network: net, config: { joinFollowUps: [] } }, 2)
+  const t = sim.runUntil(() => sim.allSeeAllAlive() && sim.checksumsAgree(), 15_000)
+  const repairs = sim.running().reduce((sum, n) => sum + n.core.digestRepairs(), 0)
+  console.log(`  lossy join, no follow-ups: one view ${t} ms (virtual) after the last join, ${repairs} digest repairs`)
+  assert.ok(t !== undefined, 'converged with digest repair')
+  assert.ok(repairs > 0)
+  const without = cluster(50, 10, { network: net, config: { joinFollowUps: [], digestSettle: 0 } }, 2)
+  assert.is(without.runUntil(() => without.allSeeAllAlive() && without.checksumsAgree(), 15_000), undefined, 'not without it')
+})
+
 test('crash one of 50: every survivor marks it dead within 3 s, nobody else is suspected', () => {
   const sim = cluster(50, 2)
   sim.run(3000)
