@@ -51,12 +51,15 @@ export const MESH_DEGREE: Readonly<MeshDegree> = { D: 4, Dlo: 3, Dhi: 6, Dscore:
 
 /**
  * Inbound connections a node handshakes at once; libp2p refuses more at accept (see
- * below). 8 kept a seed taking a 50-agent herd on two cores so busy that each loop
- * iteration took 0.3–0.6 s and the seed was declared failed in every herd; 3 cost a
- * 5-node cluster's fourth simultaneous joiner a refusal and a retry (docs/network.md
- * § Join addresses).
+ * below). 8 once kept a seed taking a 50-agent herd on two cores so busy that it was
+ * declared failed in every herd, and 4 was kept; since joiners hold only the seed's
+ * connection during a join wave (the star) and probe with patience, 8 admits the
+ * herd faster with no suspicion (herds 3.2–3.6 s against 3.8–4.0 s with 4; with it
+ * the seed's direct copies to unreached connections had to go to 64, see
+ * agent/membership/transport.ts). 3 cost a 5-node cluster's fourth simultaneous
+ * joiner a refusal and a retry (docs/network.md § Join addresses).
  */
-export const MAX_INCOMING_PENDING = 4
+export const MAX_INCOMING_PENDING = 8
 
 /** The longest single dial attempt a caller may ask for (see addressDialTimeout below). */
 export const MAX_DIAL_ATTEMPT_MS = 30_000
@@ -91,8 +94,8 @@ export async function createNode (opts: CreateNodeOptions): Promise<RingleaderNo
       // 50 agents held 61 in its accept queue, finished ~3 a second, and most joiners
       // timed out and queued again. Refused at once, a joiner retries after a
       // jittered backoff (agent join keeps trying for 35 s). 50-agent herd: 10 and 6
-      // of 49 joins failed with 256 (longer retries in the second run), 0 in each of three
-      // runs with 8.
+      // of 49 joins failed with 256 (longer retries in the second run), 0 in each of
+      // three runs with 8 (and since, with 4 and 8 again).
       maxIncomingPendingConnections: MAX_INCOMING_PENDING,
       // libp2p also cuts every address dial at 6 s, under any longer signal the caller
       // passes: a join's later attempts (12 s) ended at 6 s on a loaded seed whose
