@@ -12,10 +12,11 @@ export function defaultComponents (config: AgentConfig): Component[] {
   // No follow-up push-pulls after a join (the core's default is three): the seed
   // copies each publish to every connection gossipsub skipped, every joiner
   // push-pulls with another member once its join wave ends
-  // (MembershipService.syncAfterWave), and digest repair catches what both missed. In a 50-agent herd the four follow-ups the
-  // agent ran were three of every four push-pulls, and while a joiner holds only its
-  // seed's connection, the later ones dialled other members: herds of ~6.5 s instead
-  // of ~4 s (docs/benchmarks.md § N = 50, "The star during the wave").
+  // (MembershipService.syncAfterWave), and digest repair catches what both missed.
+  // In a 50-agent herd the four follow-ups the agent ran were three of every four
+  // push-pulls, and while a joiner holds only its seed's connection, the later ones
+  // dialled other members: herds of ~6.5 s instead of ~4 s (docs/benchmarks.md §
+  // N = 50, "The star during the wave").
   const probe = config.probeIntervalMs
   const membership = new MembershipService({
     datagrams: config.probeUdp,

@@ -21,7 +21,8 @@ export function membershipChecksum (entries: Iterable<MemberEntry>): string {
  * anti-entropy.
  */
 export function liveDigest (entries: Iterable<MemberEntry>): string {
-  return fnv64(sortedById(entries).filter(e => e.status === 'alive' || e.status === 'suspect').map(e => `${e.id}\0${e.incarnation}\n`))
+  const live = [...entries].filter(e => e.status === 'alive' || e.status === 'suspect')
+  return fnv64(sortedById(live).map(e => `${e.id}\0${e.incarnation}\n`))
 }
 
 function sortedById (entries: Iterable<MemberEntry>): MemberEntry[] {

@@ -538,7 +538,7 @@ export class Membership {
     if (alive && (current === undefined || current.status === 'dead' || current.status === 'left')) this.prober.insert(claim.id, now)
     if (alive && (current === undefined || current.status !== 'alive')) this.prober.heardAlive(claim.id, now)
     if (claim.status === 'dead' || claim.status === 'left') {
-      const timeout = claim.status === 'dead' ? this.cfg.deadReapTimeout : this.cfg.leftReapTimeout
+      const timeout = this.reapTimeout(claim.status)
       this.nextReapAt = Math.min(this.nextReapAt, now + timeout)
     }
     // Gossip already reached everyone; push-pull news is republished only where
@@ -572,10 +572,11 @@ export class Membership {
     let next = Infinity
     for (const [id, since] of [...this.table.downMembers()]) {
       const e = this.table.get(id) as MemberEntry
-      const due = since + (e.status === 'dead' ? this.cfg.deadReapTimeout : this.cfg.leftReapTimeout)
+      const timeout = this.reapTimeout(e.status)
+      const due = since + timeout
       if (due <= now) {
         this.table.delete(id)
-        this.reaped.add(id, e, now, e.status === 'dead' ? this.cfg.deadReapTimeout : this.cfg.leftReapTimeout)
+        this.reaped.add(id, e, now, timeout)
         this.cachedChecksum = undefined
         this.repair.forget(id)
         this.outbox.enqueueEvent({ kind: 'reap', member: e, previous: e.status, at: now })
@@ -597,6 +598,11 @@ export class Membership {
     }
     const kind = transitionEvent(before, entry)
     if (kind !== undefined) this.outbox.enqueueEvent({ kind, member: entry, ...(before !== undefined ? { previous: before.status } : {}), at: now })
+  }
+
+  /** How long a dead or left member stays in the view (and, once reaped, in ReapedMembers). */
+  private reapTimeout (status: MemberStatus): number {
+    return status === 'dead' ? this.cfg.deadReapTimeout : this.cfg.leftReapTimeout
   }
 
   private self (): MemberEntry { return this.table.get(this.id) as MemberEntry }
