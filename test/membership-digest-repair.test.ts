@@ -152,4 +152,10 @@ test('no repair while the views still move, and none when disabled', () => {
   assert.is(b2.get('c'), undefined)
 })
 
+test('its settings are validated', () => {
+  assert.throws(() => core('a', { digestSettle: -1 }), /digestSettle/)
+  assert.throws(() => core('a', { digestSettle: Number.NaN }), /digestSettle/)
+  assert.throws(() => core('a', { digestRepairInterval: 0 }), /digestRepairInterval/)
+})
+
 test.run()
